@@ -1,0 +1,268 @@
+// The only file that knows Python: checks the arrays handed over by the
+// Python layer (which has already converted and validated them; these checks
+// keep a direct caller of _core from crashing the interpreter), releases the
+// GIL, runs a kernel, and maps its errors to Python exceptions.
+#include "resode/api.hpp"
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+using resode::Index;
+
+#ifndef RESODE_VERSION
+#define RESODE_VERSION "0+unknown"
+#endif
+
+namespace {
+
+std::string shape_str(const std::vector<Index>& shape) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+// The data of `a`, after checking its dtype, C order and shape.
+template <class T>
+const T* checked(const py::array& a, const char* name, const std::vector<Index>& shape) {
+    if (!a.dtype().is(py::dtype::of<T>()))
+        throw py::type_error(std::string(name) + " must have dtype " + py::str(py::dtype::of<T>()).cast<std::string>() +
+                             ", got " + py::str(a.dtype()).cast<std::string>());
+    if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(std::string(name) + " must be an aligned C-contiguous array");
+    std::vector<Index> got(a.shape(), a.shape() + a.ndim());
+    if (got != shape)
+        throw py::value_error(std::string(name) + " must have shape " + shape_str(shape) + ", got " + shape_str(got));
+    return static_cast<const T*>(a.data());
+}
+
+template <class T>
+const T* optional_checked(const py::object& o, const char* name, const std::vector<Index>& shape) {
+    if (o.is_none()) return nullptr;
+    return checked<T>(o.cast<py::array>(), name, shape);
+}
+
+resode::RunOptions run_options(std::optional<int> threads) {
+    if (threads && *threads < 1) throw py::value_error("threads must be None or an integer >= 1");
+    resode::RunOptions opt;
+    opt.threads = threads.value_or(0);
+    // Called on the calling thread between layers: lets Ctrl-C stop a kernel.
+    opt.interrupted = [] {
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    };
+    return opt;
+}
+
+// Runs a kernel without the GIL; an interruption re-raises the Python
+// exception (KeyboardInterrupt) that the signal check set.
+template <class Fn>
+auto without_gil(Fn&& fn) {
+    try {
+        py::gil_scoped_release release;
+        return fn();
+    } catch (const resode::Interrupted&) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        throw;
+    }
+}
+
+template <class T>
+resode::Network<T> network(const py::array& X, const py::array& V, const py::array& b, double T_final,
+                           const std::string& form, const std::string& activation, double gamma) {
+    if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
+    if (V.ndim() != 3) throw py::value_error("V must be 3-D (L, d, d)");
+    resode::Network<T> net;
+    net.d = X.shape(1);
+    net.L = V.shape(0);
+    if (net.d < 1) throw py::value_error("d = X.shape[1] must be >= 1");
+    if (net.L < 1) throw py::value_error("L = V.shape[0] must be >= 1");
+    if (!(T_final > 0) || !std::isfinite(T_final)) throw py::value_error("T must be finite and > 0");
+    if (!(gamma >= 0) || !std::isfinite(gamma)) throw py::value_error("gamma must be finite and >= 0");
+    net.h = T(T_final / double(net.L));
+    net.form = resode::parse_form(form);
+    net.activation = resode::parse_activation(activation);
+    net.gamma = T(gamma);
+    net.V = checked<T>(V, "V", {net.L, net.d, net.d});
+    net.b = checked<T>(b, "b", {net.L, net.d});
+    return net;
+}
+
+template <class T>
+py::array forward_impl(const py::array& X, const py::array& V, const py::array& b, double T_final,
+                       const std::string& form, const std::string& activation, double gamma,
+                       std::optional<int> threads, bool trajectory) {
+    auto net = network<T>(X, V, b, T_final, form, activation, gamma);
+    const Index N = X.shape(0);
+    const T* x = checked<T>(X, "X", {N, net.d});
+    auto opt = run_options(threads);
+    py::array_t<T> out = trajectory ? py::array_t<T>({net.L + 1, N, net.d}) : py::array_t<T>({N, net.d});
+    T* o = out.mutable_data();
+    without_gil([&] { resode::forward(net, x, N, o, trajectory, opt); });
+    return std::move(out);
+}
+
+template <class T>
+py::tuple cost_impl(const py::array& X, const py::object& targets, const py::array& V, const py::array& b,
+                    const py::object& W, const py::object& mu, const py::object& sample_weight, double T_final,
+                    const std::string& form, const std::string& activation, const std::string& head, double w1,
+                    double w2, double w_head, double gamma, bool grad, bool input_grad, std::optional<int> threads) {
+    auto net = network<T>(X, V, b, T_final, form, activation, gamma);
+    const Index N = X.shape(0), d = net.d, L = net.L;
+    const T* x = checked<T>(X, "X", {N, d});
+    resode::Cost<T> c;
+    c.head = resode::parse_head(head);
+    for (double w : {w1, w2, w_head})
+        if (!(w >= 0) || !std::isfinite(w)) throw py::value_error("w1, w2 and w_head must be finite and >= 0");
+    if (w1 > 0 && c.head != resode::Head::State) throw py::value_error("w1 > 0 needs head='state'");
+    c.w1 = w1;
+    c.w2 = w2;
+    c.w_head = w_head;
+    if (c.head == resode::Head::State) {
+        c.m = d;
+        if (!W.is_none() || !mu.is_none()) throw py::value_error("W and mu must be None for head='state'");
+    } else {
+        if (W.is_none() || mu.is_none()) throw py::value_error("W and mu are required for head='" + head + "'");
+        const auto Wa = W.cast<py::array>();
+        if (Wa.ndim() != 2) throw py::value_error("W must be 2-D (m, d)");
+        c.m = Wa.shape(0);
+        if (c.m < 1) throw py::value_error("W must have at least one row");
+        if (c.head == resode::Head::Softmax && c.m < 2) throw py::value_error("W must have C >= 2 rows for softmax");
+        if (c.head == resode::Head::Logistic && c.m != 1) throw py::value_error("W must have 1 row for logistic");
+        c.W = checked<T>(Wa, "W", {c.m, d});
+        c.mu = checked<T>(mu.cast<py::array>(), "mu", {c.m});
+    }
+    if (c.head == resode::Head::State || c.head == resode::Head::Linear) {
+        c.Y = checked<T>(targets.cast<py::array>(), "Y", {N, c.m});
+    } else {
+        c.labels = checked<std::int64_t>(targets.cast<py::array>(), "Y", {N});
+        const std::int64_t classes = c.head == resode::Head::Softmax ? c.m : 2;
+        for (Index i = 0; i < N; ++i)
+            if (c.labels[i] < 0 || c.labels[i] >= classes)
+                throw py::value_error("Y: labels must lie in [0, " + std::to_string(classes) + ")");
+    }
+    c.sample_weight = optional_checked<T>(sample_weight, "sample_weight", {N});
+    auto opt = run_options(threads);
+
+    const bool params = c.head != resode::Head::State;
+    py::array_t<T> dV({L, d, d}), db({L, d});
+    py::object dW = py::none(), dmu = py::none(), dX = py::none();
+    resode::Gradients<T> g;
+    if (grad) {
+        g.dV = dV.mutable_data();
+        g.db = db.mutable_data();
+        if (params) {
+            auto aW = py::array_t<T>({c.m, d}), amu = py::array_t<T>({c.m});
+            g.dW = aW.mutable_data();
+            g.dmu = amu.mutable_data();
+            dW = aW;
+            dmu = amu;
+        }
+        if (input_grad) {
+            auto aX = py::array_t<T>({N, d});
+            g.dX = aX.mutable_data();
+            dX = aX;
+        }
+    }
+    const double loss = without_gil([&] { return resode::cost(net, c, x, N, grad ? &g : nullptr, opt); });
+    if (!grad) return py::make_tuple(loss, py::none(), py::none(), py::none(), py::none(), py::none());
+    return py::make_tuple(loss, dV, db, dW, dmu, dX);
+}
+
+// Calls impl<T> with T the dtype of X.
+template <template <class> class Impl, class... Args>
+auto by_dtype(const py::array& X, Args&&... args) {
+    if (X.dtype().is(py::dtype::of<double>())) return Impl<double>::run(X, std::forward<Args>(args)...);
+    if (X.dtype().is(py::dtype::of<float>())) return Impl<float>::run(X, std::forward<Args>(args)...);
+    throw py::type_error("X must have dtype float32 or float64, got " + py::str(X.dtype()).cast<std::string>());
+}
+
+template <class T>
+struct Forward {
+    template <class... A>
+    static py::array run(A&&... a) { return forward_impl<T>(std::forward<A>(a)...); }
+};
+template <class T>
+struct CostCall {
+    template <class... A>
+    static py::tuple run(A&&... a) { return cost_impl<T>(std::forward<A>(a)...); }
+};
+
+std::string simd_instruction_sets() { return Eigen::SimdInstructionSetsInUse(); }
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "resode's compiled kernels (private: use the functions of the resode package)";
+
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const resode::NonFinite& e) {
+            py::object cls = py::module_::import("resode._errors").attr("NonFiniteError");
+            py::object err = cls(e.what(), e.layer, e.samples, e.stage);
+            PyErr_SetObject(cls.ptr(), err.ptr());
+        } catch (const resode::Interrupted&) {
+            PyErr_SetNone(PyExc_KeyboardInterrupt);
+        } catch (const std::invalid_argument& e) {
+            PyErr_SetString(PyExc_ValueError, e.what());
+        }
+    });
+
+    m.def(
+        "forward",
+        [](const py::array& X, const py::array& V, const py::array& b, double T, const std::string& form,
+           const std::string& activation, double gamma, std::optional<int> threads, bool trajectory) {
+            return by_dtype<Forward>(X, V, b, T, form, activation, gamma, threads, trajectory);
+        },
+        py::arg("X"), py::arg("V"), py::arg("b"), py::arg("T"), py::arg("form"), py::arg("activation"),
+        py::arg("gamma"), py::arg("threads"), py::arg("trajectory"),
+        "Final states (N, d), or the trajectory (L+1, N, d).");
+
+    m.def(
+        "cost",
+        [](const py::array& X, const py::object& Y, const py::array& V, const py::array& b, const py::object& W,
+           const py::object& mu, const py::object& sample_weight, double T, const std::string& form,
+           const std::string& activation, const std::string& head, double w1, double w2, double w_head,
+           double gamma, bool grad, bool input_grad, std::optional<int> threads) {
+            return by_dtype<CostCall>(X, Y, V, b, W, mu, sample_weight, T, form, activation, head, w1, w2, w_head,
+                                      gamma, grad, input_grad, threads);
+        },
+        py::arg("X"), py::arg("Y"), py::arg("V"), py::arg("b"), py::arg("W"), py::arg("mu"),
+        py::arg("sample_weight"), py::arg("T"), py::arg("form"), py::arg("activation"), py::arg("head"),
+        py::arg("w1"), py::arg("w2"), py::arg("w_head"), py::arg("gamma"), py::arg("grad"), py::arg("input_grad"),
+        py::arg("threads"), "(loss, dV, db, dW, dmu, dX); the gradients are None unless grad.");
+
+    m.def(
+        "block_size", [](Index d, const py::dtype& dtype) { return resode::block_size(d, dtype.itemsize()); },
+        py::arg("d"), py::arg("dtype"), "Samples per block for state dimension d and this dtype.");
+
+    m.def("build_info", [] {
+        py::dict info;
+        info["version"] = RESODE_VERSION;
+        info["openmp"] = resode::openmp_enabled();
+        info["threads"] = resode::default_threads();
+        info["simd"] = simd_instruction_sets();
+        info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                        std::to_string(EIGEN_MINOR_VERSION);
+#if defined(__clang__)
+        info["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+        info["compiler"] = std::string("gcc ") + __VERSION__;
+#else
+        info["compiler"] = "unknown";
+#endif
+#ifdef RESODE_NATIVE_ARCH
+        info["native_arch"] = true;
+#else
+        info["native_arch"] = false;
+#endif
+        return info;
+    });
+    m.attr("__version__") = RESODE_VERSION;
+}

@@ -1,0 +1,132 @@
+// The sample terms of the cost J: the terminal cost Phi of each head with its
+// costate p_{L+1} = dPhi/dx_{L+1} and head-parameter gradients, and the running
+// (tracking) cost of the state head. Per-sample terms are computed in the
+// compute dtype and summed in double.
+#pragma once
+
+#include "resode/types.hpp"
+
+#include <cmath>
+
+namespace resode {
+
+template <class T> using RowArr = Eigen::Array<T, 1, Eigen::Dynamic>;
+
+// Scratch of one thread for the head: logits / residuals (m x block) and one
+// value per sample.
+template <class T>
+struct HeadScratch {
+    HeadScratch(Index rows, Index block) : z(rows, block), per_sample(block) {}
+    Mat<T> z;
+    RowArr<T> per_sample;
+};
+
+// Samples [start, start + n) of the cost's per-sample arrays.
+template <class T>
+struct SampleSlice {
+    const Cost<T>& cost;
+    Index start, n;
+
+    CMatMap<T> targets() const { return CMatMap<T>(cost.Y + start * cost.m, cost.m, n); }
+    const std::int64_t* labels() const { return cost.labels + start; }
+    // sum_i w_i v_i in double, w_i the sample weights (1 when absent)
+    double weighted_sum(const RowArr<T>& v) const {
+        if (!cost.sample_weight) return v.head(n).template cast<double>().sum();
+        Eigen::Map<const RowArr<T>> w(cost.sample_weight + start, n);
+        return (v.head(n) * w).template cast<double>().sum();
+    }
+    // scale each column (sample) of m by its weight
+    template <class M>
+    void weigh_columns(M&& m) const {
+        if (!cost.sample_weight) return;
+        Eigen::Map<const RowArr<T>> w(cost.sample_weight + start, n);
+        m.array().rowwise() *= w;
+    }
+};
+
+// Phi over a block of final states x (d x n). When p is given, writes
+// p_{L+1}; when dW is given also the block's dW (m x d) and dmu (m).
+template <class T>
+double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out, T* dmu_out,
+                     HeadScratch<T>& hs) {
+    const Cost<T>& c = sl.cost;
+    const Index n = sl.n, d = x.rows(), m = c.m;
+    auto& loss_i = hs.per_sample;
+    if (c.head == Head::State) {
+        MatMap<T> r(p_out ? p_out : hs.z.data(), d, n);
+        r = x - sl.targets();
+        loss_i.head(n) = T(0.5) * r.colwise().squaredNorm().array();
+        const double loss = sl.weighted_sum(loss_i);
+        if (p_out) sl.weigh_columns(r);
+        return loss;
+    }
+    CRowMap<T> W(c.W, m, d);
+    CVecMap<T> mu(c.mu, m);
+    MatMap<T> z(hs.z.data(), m, n);
+    z.noalias() = W * x;
+    z.colwise() += mu;
+    switch (c.head) {
+        case Head::Linear:
+            z -= sl.targets();
+            loss_i.head(n) = T(0.5) * z.colwise().squaredNorm().array();
+            break;
+        case Head::Softmax: {
+            // log-sum-exp after shifting each column by its maximum
+            const RowArr<T> zmax = z.colwise().maxCoeff().array();
+            z.array().rowwise() -= zmax;
+            const std::int64_t* y = sl.labels();
+            for (Index i = 0; i < n; ++i) loss_i(i) = -z(static_cast<Index>(y[i]), i);
+            z = z.array().exp().matrix();
+            const RowArr<T> total = z.colwise().sum().array();
+            loss_i.head(n) += total.log();
+            z.array().rowwise() /= total;  // softmax
+            for (Index i = 0; i < n; ++i) z(static_cast<Index>(y[i]), i) -= T(1);
+            break;
+        }
+        case Head::Logistic: {
+            const std::int64_t* y = sl.labels();
+            auto zr = z.row(0).array();
+            for (Index i = 0; i < n; ++i) {
+                const T zi = zr(i), yi = T(y[i]);
+                // softplus(z) - y z without overflow
+                loss_i(i) = std::max(zi, T(0)) - yi * zi + std::log1p(std::exp(-std::abs(zi)));
+                zr(i) = T(1) / (T(1) + std::exp(-zi)) - yi;
+            }
+            break;
+        }
+        case Head::State: break;
+    }
+    const double loss = sl.weighted_sum(loss_i);
+    if (p_out) {
+        // z now holds q = dPhi/d(logits) per sample
+        sl.weigh_columns(z);
+        MatMap<T> p(p_out, d, n);
+        p.noalias() = W.transpose() * z;
+        if (dW_out) {
+            RowMap<T>(dW_out, m, d).noalias() = z * x.transpose();
+            VecMap<T>(dmu_out, m).noalias() = z.rowwise().sum();
+        }
+    }
+    return loss;
+}
+
+// (1/2) sum_i w_i |x_i - y_i|^2 over a block: the running cost before its
+// factor w1 h.
+template <class T>
+double tracking_cost(const SampleSlice<T>& sl, CMatMap<T> x, HeadScratch<T>& hs) {
+    hs.per_sample.head(sl.n) = T(0.5) * (x - sl.targets()).colwise().squaredNorm().array();
+    return sl.weighted_sum(hs.per_sample);
+}
+
+// p += alpha w_i (x_i - y_i): the running cost's term in the adjoint.
+template <class T>
+void add_tracking_adjoint(const SampleSlice<T>& sl, CMatMap<T> x, MatMap<T> p, T alpha) {
+    if (!sl.cost.sample_weight) {
+        p.noalias() += alpha * (x - sl.targets());
+        return;
+    }
+    Eigen::Map<const RowArr<T>> w(sl.cost.sample_weight + sl.start, sl.n);
+    p.array() += alpha * ((x - sl.targets()).array().rowwise() * w);
+}
+
+}  // namespace resode

@@ -1,0 +1,33 @@
+// outer: f(x) = s(V x + b)   (E; Haber & Ruthotto; seeds 000, 003)
+#pragma once
+
+#include "resode/forms/common.hpp"
+
+namespace resode {
+
+struct Outer {
+    static constexpr bool kDerivedMatrix = false;
+
+    template <class T>
+    static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws) {
+        MatMap<T> z = ws.t(0);
+        prod::affine(z, l.A, x, l.b);
+        activation::value(a, z.data(), z.data(), z.size());
+        xn.array() = x.array() + h * z.array();
+    }
+
+    // delta = s'(A x + b) * p;  p <- p + h A^T delta;  dA = h delta x^T, db = h delta.
+    template <class T>
+    static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> p, RowMap<T> dA,
+                        VecMap<T> db, T h, Scratch<T>& ws) {
+        MatMap<T> delta = ws.t(0);
+        prod::affine(delta, l.A, x, l.b);
+        activation::derivative(a, delta.data(), delta.data(), delta.size());
+        delta.array() *= p.array();
+        prod::outer(dA, h, as_const(delta), x);
+        prod::row_sums(db, h, as_const(delta));
+        prod::add_transpose(p, h, l.A, as_const(delta));
+    }
+};
+
+}  // namespace resode

@@ -1,0 +1,153 @@
+// Samples are cut into fixed-size blocks; OpenMP threads take whole blocks and
+// hand their results to `reduce` in increasing block order. The block size
+// depends only on d and the dtype, and every block is computed the same way by
+// whichever thread takes it, so results are bitwise independent of the thread
+// count, and scratch memory is per thread, independent of N.
+#pragma once
+
+#include "resode/types.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace resode {
+
+inline bool openmp_enabled() {
+#ifdef _OPENMP
+    return true;
+#else
+    return false;
+#endif
+}
+
+// Threads an unqualified call would use (honours OMP_NUM_THREADS).
+inline int default_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+inline int thread_id() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// Samples per block: about 32 KiB of states per block, so that a layer's
+// working set stays in cache, within [64, 2048] samples.
+inline Index block_size(Index d, std::size_t elem_size) {
+    const Index target_bytes = Index(32) * 1024;
+    const Index n = target_bytes / (std::max<Index>(d, 1) * static_cast<Index>(elem_size));
+    return std::clamp<Index>(n / 16 * 16, 64, 2048);
+}
+
+struct RunOptions {
+    int threads = 0;                    // <= 0: default_threads()
+    std::function<bool()> interrupted;  // asked on the calling thread only
+};
+
+// Cooperative cancellation. Threads poll it between layers; the calling thread
+// (OpenMP thread 0) also asks RunOptions::interrupted, at most every 20 ms.
+class StopToken {
+public:
+    explicit StopToken(std::function<bool()> interrupted) : interrupted_(std::move(interrupted)) {}
+
+    bool poll() {
+        if (stop_.load(std::memory_order_relaxed)) return true;
+        if (interrupted_ && thread_id() == 0) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_check_ >= std::chrono::milliseconds(20)) {
+                last_check_ = now;
+                if (interrupted_()) {
+                    was_interrupted_ = true;
+                    request_stop();
+                }
+            }
+        }
+        return stop_.load(std::memory_order_relaxed);
+    }
+    void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+    bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+    bool was_interrupted() const { return was_interrupted_; }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::function<bool()> interrupted_;
+    std::chrono::steady_clock::time_point last_check_{};
+    bool was_interrupted_ = false;
+};
+
+struct BlockRange {
+    Index N, size;
+    Index count() const { return (N + size - 1) / size; }
+    Index start(Index blk) const { return blk * size; }
+    Index cols(Index blk) const { return std::min(size, N - blk * size); }
+};
+
+// Runs body(blk, workspace) for every block in parallel, then
+// reduce(blk, workspace) in increasing block order. make() builds one
+// workspace per thread. Exceptions and interruptions stop the other threads
+// between layers and are rethrown here, after the parallel region.
+template <class Make, class Body, class Reduce>
+void ordered_blocks(Index n_blocks, const RunOptions& opt, Make make, Body body, Reduce reduce) {
+    StopToken stop(opt.interrupted);
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto fail = [&] {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        stop.request_stop();
+    };
+    const int wanted = opt.threads > 0 ? opt.threads : default_threads();
+    const int threads = static_cast<int>(std::max<Index>(1, std::min<Index>(wanted, n_blocks)));
+    (void)threads;
+
+#pragma omp parallel num_threads(threads)
+    {
+        std::optional<decltype(make())> ws;
+        try {
+            ws.emplace(make());
+        } catch (...) {
+            fail();
+        }
+#pragma omp for ordered schedule(static, 1)
+        for (Index blk = 0; blk < n_blocks; ++blk) {
+            bool done = false;
+            if (ws && !stop.poll()) {
+                try {
+                    body(blk, *ws, stop);
+                    done = !stop.stopped();
+                } catch (...) {
+                    fail();
+                }
+            }
+#pragma omp ordered
+            {
+                if (done && !stop.stopped()) {
+                    try {
+                        reduce(blk, *ws);
+                    } catch (...) {
+                        fail();
+                    }
+                }
+            }
+        }
+    }
+    if (error) std::rethrow_exception(error);
+    if (stop.was_interrupted()) throw Interrupted();
+}
+
+}  // namespace resode

@@ -1,0 +1,118 @@
+// Shared vocabulary of the kernels: array views, the names of forms,
+// activations and heads, and the description of one network.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace resode {
+
+using Index = Eigen::Index;
+
+// A block of samples is a column-major d x n matrix: the (N, d) C-order array
+// of NumPy seen from Eigen, so blocks of consecutive samples map without copy.
+template <class T> using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+template <class T> using MatMap = Eigen::Map<Mat<T>>;
+template <class T> using CMatMap = Eigen::Map<const Mat<T>>;
+// Weights are (d, d) / (m, d) C-order in NumPy, hence row-major here.
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T> using RowMap = Eigen::Map<RowMat<T>>;
+template <class T> using CRowMap = Eigen::Map<const RowMat<T>>;
+template <class T> using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+template <class T> using VecMap = Eigen::Map<Vec<T>>;
+template <class T> using CVecMap = Eigen::Map<const Vec<T>>;
+template <class T> using CRowVecMap = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+
+enum class Form { Inner, Outer, Symmetric, Antisymmetric };
+enum class Activation { Tanh, Relu, Sigmoid, Softplus, LeakyRelu, Identity };
+enum class Head { State, Linear, Softmax, Logistic };
+
+inline Form parse_form(const std::string& name) {
+    if (name == "inner") return Form::Inner;
+    if (name == "outer") return Form::Outer;
+    if (name == "symmetric") return Form::Symmetric;
+    if (name == "antisymmetric") return Form::Antisymmetric;
+    throw std::invalid_argument("form must be one of 'inner', 'outer', 'symmetric', "
+                                "'antisymmetric'; got '" + name + "'");
+}
+
+inline Activation parse_activation(const std::string& name) {
+    if (name == "tanh") return Activation::Tanh;
+    if (name == "relu") return Activation::Relu;
+    if (name == "sigmoid") return Activation::Sigmoid;
+    if (name == "softplus") return Activation::Softplus;
+    if (name == "leaky_relu") return Activation::LeakyRelu;
+    if (name == "identity") return Activation::Identity;
+    throw std::invalid_argument("activation must be one of 'tanh', 'relu', 'sigmoid', "
+                                "'softplus', 'leaky_relu', 'identity'; got '" + name + "'");
+}
+
+inline Head parse_head(const std::string& name) {
+    if (name == "state") return Head::State;
+    if (name == "linear") return Head::Linear;
+    if (name == "softmax") return Head::Softmax;
+    if (name == "logistic") return Head::Logistic;
+    throw std::invalid_argument("head must be one of 'state', 'linear', 'softmax', "
+                                "'logistic'; got '" + name + "'");
+}
+
+// The residual network x_{k+1} = x_k + h f_k(x_k), k = 0..L-1 (0-based).
+template <class T>
+struct Network {
+    Index d = 0;            // state dimension
+    Index L = 0;            // number of layers
+    T h = T(1);             // step T / L
+    Form form = Form::Inner;
+    Activation activation = Activation::Tanh;
+    T gamma = T(0);         // antisymmetric damping
+    const T* V = nullptr;   // (L, d, d) C order
+    const T* b = nullptr;   // (L, d)
+
+    CRowMap<T> V_k(Index k) const { return CRowMap<T>(V + k * d * d, d, d); }
+    CVecMap<T> b_k(Index k) const { return CVecMap<T>(b + k * d, d); }
+};
+
+// The cost J of DESIGN.md section 1, minus the parts of the network.
+template <class T>
+struct Cost {
+    Head head = Head::State;
+    Index m = 0;                        // rows of W (d for the state head)
+    const T* W = nullptr;               // (m, d), null for the state head
+    const T* mu = nullptr;              // (m,)
+    const T* Y = nullptr;               // (N, m) targets: state / linear heads
+    const std::int64_t* labels = nullptr;  // (N,) labels: softmax / logistic
+    const T* sample_weight = nullptr;   // (N,) or null for all ones
+    double w1 = 0, w2 = 0, w_head = 0;
+};
+
+// Where loss_and_grad writes; dW, dmu, dX may be null when not wanted.
+template <class T>
+struct Gradients {
+    T* dV = nullptr;
+    T* db = nullptr;
+    T* dW = nullptr;
+    T* dmu = nullptr;
+    T* dX = nullptr;
+};
+
+// Raised when a sweep produces inf / NaN. layer is the 0-based index of the
+// layer whose step first produced a non-finite state (L for the head, i.e. the
+// loss; -1 when only the backward sweep overflowed); samples counts affected ones.
+struct NonFinite : std::runtime_error {
+    Index layer;
+    Index samples;
+    std::string stage;
+    NonFinite(Index layer_, Index samples_, std::string stage_, const std::string& what)
+        : std::runtime_error(what), layer(layer_), samples(samples_), stage(std::move(stage_)) {}
+};
+
+// Raised when the caller's interruption check said stop (Ctrl-C).
+struct Interrupted : std::runtime_error {
+    Interrupted() : std::runtime_error("interrupted") {}
+};
+
+}  // namespace resode

@@ -1,0 +1,48 @@
+"""Type stubs of the private compiled module (see resode.functional for the public API)."""
+
+from typing import Any
+
+import numpy as np
+
+__version__: str
+
+def forward(
+    X: np.ndarray,
+    V: np.ndarray,
+    b: np.ndarray,
+    T: float,
+    form: str,
+    activation: str,
+    gamma: float,
+    threads: int | None,
+    trajectory: bool,
+) -> np.ndarray: ...
+def cost(
+    X: np.ndarray,
+    Y: np.ndarray,
+    V: np.ndarray,
+    b: np.ndarray,
+    W: np.ndarray | None,
+    mu: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    T: float,
+    form: str,
+    activation: str,
+    head: str,
+    w1: float,
+    w2: float,
+    w_head: float,
+    gamma: float,
+    grad: bool,
+    input_grad: bool,
+    threads: int | None,
+) -> tuple[
+    float,
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
+]: ...
+def block_size(d: int, dtype: np.dtype[Any]) -> int: ...
+def build_info() -> dict[str, Any]: ...

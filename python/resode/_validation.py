@@ -1,0 +1,225 @@
+"""Conversion and checking of user input, shared by every public entry point.
+
+Every failure is a TypeError (wrong kind of thing) or ValueError (right kind,
+wrong value or shape) whose message names the argument.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, NamedTuple
+
+import numpy as np
+
+FORMS = ("inner", "outer", "symmetric", "antisymmetric")
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "leaky_relu", "identity")
+HEADS = ("state", "linear", "softmax", "logistic")
+COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _array(name: str, value: Any) -> np.ndarray:
+    """value as an ndarray of real numbers (bool, integer, float32, float64)."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and arr.dtype not in COMPUTE_DTYPES):
+        raise TypeError(
+            f"{name} must hold real numbers (float32, float64, integer or bool), "
+            f"got dtype {arr.dtype}"
+        )
+    return arr
+
+
+def _check_finite(name: str, arr: np.ndarray) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains non-finite values (inf or NaN)")
+
+
+def _shape_error(name: str, expected: str, arr: np.ndarray) -> ValueError:
+    return ValueError(f"{name} must have shape {expected}, got {arr.shape}")
+
+
+def compute_dtype(X: Any) -> np.dtype:
+    """float32 / float64 arrays keep their dtype; everything else computes in float64."""
+    if isinstance(X, np.ndarray) and X.dtype in COMPUTE_DTYPES:
+        return X.dtype
+    return np.dtype(np.float64)
+
+
+def as_states(X: Any) -> np.ndarray:
+    """X as a finite C-contiguous (N, d) array in its compute dtype."""
+    arr = _array("X", X)
+    if arr.ndim != 2:
+        raise ValueError(f"X must be a 2-D array (N, d), got {arr.ndim}-D with shape {arr.shape}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"X must have d >= 1 columns, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=compute_dtype(X))
+    _check_finite("X", arr)
+    return arr
+
+
+def as_param(name: str, value: Any, dtype: np.dtype, shape: tuple[int, ...], expected: str) -> np.ndarray:
+    """A parameter or target array in the compute dtype.
+
+    A float array of the other precision is refused rather than silently
+    rounded; bool / integer arrays and lists are converted.
+    """
+    arr = _array(name, value)
+    if isinstance(value, np.ndarray) and arr.dtype.kind == "f" and arr.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype} but the compute dtype (that of X) is {dtype}; "
+            f"convert one of them, e.g. {name}.astype(np.{dtype})"
+        )
+    if arr.shape != shape:
+        raise _shape_error(name, expected, arr)
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(name, arr)
+    return arr
+
+
+def as_labels(name: str, value: Any, n: int, n_classes: int) -> np.ndarray:
+    """Class labels as int64 in [0, n_classes)."""
+    arr = _array(name, value)
+    if arr.shape != (n,):
+        raise _shape_error(name, f"(N,) = ({n},) of class labels", arr)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
+            raise ValueError(f"{name} must hold integer class labels, got non-integral values")
+    if n and arr.dtype.kind in "iuf" and (arr.min() < 0 or arr.max() >= n_classes):
+        bad = arr[(arr < 0) | (arr >= n_classes)][0]
+        raise ValueError(f"{name} labels must lie in [0, {n_classes}), got {bad}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def as_sample_weight(value: Any, n: int, dtype: np.dtype) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = _array("sample_weight", value)
+    if arr.shape != (n,):
+        raise _shape_error("sample_weight", f"(N,) = ({n},)", arr)
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite("sample_weight", arr)
+    if n and arr.min() < 0:
+        raise ValueError("sample_weight must be >= 0")
+    return arr
+
+
+def real(name: str, value: Any, *, positive: bool = False) -> float:
+    """A finite real scalar, >= 0 (or > 0 when positive)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if positive and v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v}")
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
+def choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {choices}; got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def threads(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"threads must be None or an integer >= 1, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"threads must be None or an integer >= 1, got {value}")
+    return int(value)
+
+
+def flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+class NetworkArgs(NamedTuple):
+    X: np.ndarray
+    V: np.ndarray
+    b: np.ndarray
+    T: float
+    form: str
+    activation: str
+    gamma: float
+    threads: int | None
+
+
+def network_args(X, V, b, T, form, activation, gamma, n_threads) -> NetworkArgs:
+    form = choice("form", form, FORMS)
+    activation = choice("activation", activation, ACTIVATIONS)
+    T = real("T", T, positive=True)
+    gamma = real("gamma", gamma)
+    if gamma > 0 and form != "antisymmetric":
+        raise ValueError(f"gamma > 0 applies only to form='antisymmetric', got form={form!r}")
+    X = as_states(X)
+    d = X.shape[1]
+    V_arr = _array("V", V)
+    if V_arr.ndim != 3 or V_arr.shape[1:] != (d, d):
+        raise _shape_error("V", f"(L, d, d) = (L, {d}, {d})", V_arr)
+    L = V_arr.shape[0]
+    if L < 1:
+        raise ValueError("V must hold L >= 1 layers, got shape (0, ...)")
+    V = as_param("V", V, X.dtype, (L, d, d), f"(L, d, d) = ({L}, {d}, {d})")
+    b = as_param("b", b, X.dtype, (L, d), f"(L, d) = ({L}, {d})")
+    return NetworkArgs(X, V, b, T, form, activation, gamma, threads(n_threads))
+
+
+class CostArgs(NamedTuple):
+    Y: np.ndarray
+    head: str
+    W: np.ndarray | None
+    mu: np.ndarray | None
+    w1: float
+    w2: float
+    w_head: float
+    sample_weight: np.ndarray | None
+
+
+def cost_args(net: NetworkArgs, Y, head, W, mu, w1, w2, w_head, sample_weight) -> CostArgs:
+    head = choice("head", head, HEADS)
+    w1, w2, w_head = real("w1", w1), real("w2", w2), real("w_head", w_head)
+    if w1 > 0 and head != "state":
+        raise ValueError(f"w1 > 0 (the running cost) applies only to head='state', got head={head!r}")
+    n, d = net.X.shape
+    dtype = net.X.dtype
+    if head == "state":
+        for name, value in (("W", W), ("mu", mu)):
+            if value is not None:
+                raise ValueError(f"{name} must be None for head='state' (it has no parameters)")
+        Y = as_param("Y", Y, dtype, (n, d), f"(N, d) = ({n}, {d}) of target states")
+        return CostArgs(Y, head, None, None, w1, w2, w_head, as_sample_weight(sample_weight, n, dtype))
+
+    for name, value in (("W", W), ("mu", mu)):
+        if value is None:
+            raise ValueError(f"{name} is required for head={head!r}")
+    W_arr = _array("W", W)
+    if W_arr.ndim != 2 or W_arr.shape[1] != d:
+        raise _shape_error("W", f"(m, d) = (m, {d})", W_arr)
+    m = W_arr.shape[0]
+    if head == "linear" and m < 1:
+        raise ValueError(f"W must have m >= 1 rows for head='linear', got shape {W_arr.shape}")
+    if head == "softmax" and m < 2:
+        raise ValueError(f"W must have C >= 2 rows (classes) for head='softmax', got shape {W_arr.shape}")
+    if head == "logistic" and m != 1:
+        raise ValueError(f"W must have shape (1, {d}) for head='logistic', got {W_arr.shape}")
+    W = as_param("W", W, dtype, (m, d), f"({m}, {d})")
+    mu = as_param("mu", mu, dtype, (m,), f"({m},)")
+    if head == "linear":
+        expected = f"(N, m) = ({n}, {m}) of regression targets"
+        if m == 1 and np.shape(Y) == (n,):  # one target per sample may come as a vector
+            Y = as_param("Y", Y, dtype, (n,), expected).reshape(n, 1)
+        else:
+            Y = as_param("Y", Y, dtype, (n, m), expected)
+    else:
+        Y = as_labels("Y", Y, n, m if head == "softmax" else 2)
+    return CostArgs(Y, head, W, mu, w1, w2, w_head, as_sample_weight(sample_weight, n, dtype))
