@@ -2,6 +2,7 @@
 // Python layer (which has already converted and validated them; these checks
 // keep a direct caller of _core from crashing the interpreter), releases the
 // GIL, runs a kernel, and maps its errors to Python exceptions.
+#include "resode/activations.hpp"
 #include "resode/api.hpp"
 
 #include <pybind11/numpy.h>
@@ -237,6 +238,21 @@ PYBIND11_MODULE(_core, m) {
         py::arg("sample_weight"), py::arg("T"), py::arg("form"), py::arg("activation"), py::arg("head"),
         py::arg("w1"), py::arg("w2"), py::arg("w_head"), py::arg("gamma"), py::arg("grad"), py::arg("input_grad"),
         py::arg("threads"), "(loss, dV, db, dW, dmu, dX); the gradients are None unless grad.");
+
+    m.def(
+        "activation",
+        [](const py::array_t<double, py::array::c_style | py::array::forcecast>& x, const std::string& name,
+           bool derivative) {
+            const auto act = resode::parse_activation(name);
+            py::array_t<double> out(x.size());
+            if (derivative)
+                resode::activation::derivative(act, x.data(), out.mutable_data(), x.size());
+            else
+                resode::activation::value(act, x.data(), out.mutable_data(), x.size());
+            return out;
+        },
+        py::arg("x"), py::arg("name"), py::arg("derivative") = false,
+        "s(x) or s'(x) of a 1-D float64 array, as the kernels compute it (for tests).");
 
     m.def(
         "block_size", [](Index d, const py::dtype& dtype) { return resode::block_size(d, dtype.itemsize()); },

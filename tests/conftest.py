@@ -10,9 +10,23 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "leaky_relu", "identity")
 HEADS = ("state", "linear", "softmax", "logistic")
 
 
-def make_problem(form="inner", activation="tanh", head="state", *, N=5, d=3, L=4, m=None,
-                 dtype=np.float64, seed=0, scale=0.5, w1=None, w2=0.05, w_head=0.1,
-                 weighted=True):
+def make_problem(
+    form="inner",
+    activation="tanh",
+    head="state",
+    *,
+    N=5,
+    d=3,
+    L=4,
+    m=None,
+    dtype=np.float64,
+    seed=0,
+    scale=0.5,
+    w1=None,
+    w2=0.05,
+    w_head=0.1,
+    weighted=True,
+):
     """Arguments of loss_and_grad for a random problem (a dict of keyword arguments)."""
     rng = np.random.default_rng(seed)
     kw = {

@@ -11,7 +11,8 @@ import numpy as np
 
 
 def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    e = np.exp(-np.abs(x))  # no overflow, full relative accuracy in both tails
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 ACTIVATIONS = {
@@ -79,8 +80,23 @@ def _head(head, x, Y, W, mu, sw):
     return phi, q @ W, q.T @ x, q.sum(axis=0)
 
 
-def loss_and_grad(X, Y, V, b, T=1.0, form="inner", activation="tanh", head="state", W=None,
-                  mu=None, w1=0.0, w2=0.0, w_head=0.0, gamma=0.0, sample_weight=None):
+def loss_and_grad(
+    X,
+    Y,
+    V,
+    b,
+    T=1.0,
+    form="inner",
+    activation="tanh",
+    head="state",
+    W=None,
+    mu=None,
+    w1=0.0,
+    w2=0.0,
+    w_head=0.0,
+    gamma=0.0,
+    sample_weight=None,
+):
     """dict with loss, dV, db, dW, dmu, dX, all in float64."""
     X, V, b = (np.asarray(a, dtype=np.float64) for a in (X, V, b))
     if head in ("state", "linear"):

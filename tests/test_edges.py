@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import reference
-from conftest import FORMS, HEADS, make_problem, rel_err
 
+import reference
 import resode
+from conftest import FORMS, HEADS, make_problem, rel_err
 
 
 @pytest.mark.parametrize("head", HEADS)
@@ -19,9 +19,18 @@ def test_no_samples_gives_the_regularisers_alone(head, dtype):
     assert resode.forward(kw["X"], kw["V"], kw["b"]).shape == (0, d)
     assert resode.trajectory(kw["X"], kw["V"], kw["b"]).shape == (L + 1, 0, d)
     g = resode.loss_and_grad(**kw, input_grad=True)
-    expected = 0.5 * kw["w2"] * h * (np.sum(kw["V"].astype(float) ** 2) + np.sum(kw["b"].astype(float) ** 2))
+    expected = (
+        0.5
+        * kw["w2"]
+        * h
+        * (np.sum(kw["V"].astype(float) ** 2) + np.sum(kw["b"].astype(float) ** 2))
+    )
     if head != "state":
-        expected += 0.5 * kw["w_head"] * (np.sum(kw["W"].astype(float) ** 2) + np.sum(kw["mu"].astype(float) ** 2))
+        expected += (
+            0.5
+            * kw["w_head"]
+            * (np.sum(kw["W"].astype(float) ** 2) + np.sum(kw["mu"].astype(float) ** 2))
+        )
         np.testing.assert_allclose(g.dW, kw["w_head"] * kw["W"], rtol=1e-6)
         np.testing.assert_allclose(g.dmu, kw["w_head"] * kw["mu"], rtol=1e-6)
     assert g.loss == pytest.approx(expected, rel=1e-6)
@@ -50,7 +59,11 @@ def test_loss_equals_loss_and_grad(form, head):
 def test_integer_sample_weight_equals_repeated_samples(head):
     kw = make_problem("symmetric", "tanh", head, N=8, d=3, L=4, weighted=False)
     counts = np.array([0, 1, 2, 3, 1, 2, 0, 1])
-    repeated = {**kw, "X": np.repeat(kw["X"], counts, axis=0), "Y": np.repeat(kw["Y"], counts, axis=0)}
+    repeated = {
+        **kw,
+        "X": np.repeat(kw["X"], counts, axis=0),
+        "Y": np.repeat(kw["Y"], counts, axis=0),
+    }
     a = resode.loss_and_grad(**{**kw, "sample_weight": counts})
     b = resode.loss_and_grad(**repeated)
     assert a.loss == pytest.approx(b.loss, rel=1e-13)
@@ -69,8 +82,12 @@ def test_conversions_of_bool_int_lists_and_layouts():
     kw = make_problem("inner", "tanh", "state", N=5, d=3, L=2)
     ref = resode.loss_and_grad(**kw)
     # Fortran order, strided views and lists give the same numbers
-    other = {**kw, "X": np.asfortranarray(kw["X"]), "V": kw["V"].tolist(),
-             "Y": np.repeat(kw["Y"], 2, axis=0)[::2]}
+    other = {
+        **kw,
+        "X": np.asfortranarray(kw["X"]),
+        "V": kw["V"].tolist(),
+        "Y": np.repeat(kw["Y"], 2, axis=0)[::2],
+    }
     got = resode.loss_and_grad(**other)
     assert got.loss == ref.loss
     np.testing.assert_array_equal(got.dV, ref.dV)
@@ -80,7 +97,9 @@ def test_conversions_of_bool_int_lists_and_layouts():
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, Xi)  # V = b = 0: inner tanh field is zero
     # float32 X keeps float32 results; integer parameters are converted
-    out32 = resode.forward(Xi.astype(np.float32), np.zeros((2, 3, 3), dtype=np.int64), [[0, 0, 0]] * 2)
+    out32 = resode.forward(
+        Xi.astype(np.float32), np.zeros((2, 3, 3), dtype=np.int64), [[0, 0, 0]] * 2
+    )
     assert out32.dtype == np.float32
 
 

@@ -6,9 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import ACTIVATIONS, FORMS, HEADS, make_problem, rel_err
 
 import resode
+from conftest import ACTIVATIONS, FORMS, HEADS, make_problem, rel_err
 
 PARAMS = {"dV": "V", "db": "b", "dW": "W", "dmu": "mu", "dX": "X"}
 
@@ -25,7 +25,9 @@ def _fd_gradient(kw, key, eps):
     return grad
 
 
-@pytest.mark.parametrize(("form", "activation", "head"), list(itertools.product(FORMS, ACTIVATIONS, HEADS)))
+@pytest.mark.parametrize(
+    ("form", "activation", "head"), list(itertools.product(FORMS, ACTIVATIONS, HEADS))
+)
 def test_gradients_match_finite_differences(form, activation, head):
     # Random points lie away from the kinks of relu / leaky_relu (checked below).
     kw = make_problem(form, activation, head, N=4, d=3, L=3, seed=1)

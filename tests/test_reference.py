@@ -6,10 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
-import reference
-from conftest import ACTIVATIONS, FORMS, HEADS, make_problem, rel_err
 
+import reference
 import resode
+from conftest import ACTIVATIONS, FORMS, HEADS, make_problem, rel_err
 
 GRADS = ("dV", "db", "dW", "dmu", "dX")
 CASES = list(list(itertools.product(FORMS, ACTIVATIONS, HEADS)))

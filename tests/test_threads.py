@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FORMS, HEADS, make_problem
 
 import resode
+from conftest import FORMS, HEADS, make_problem
 
 
 def _all_outputs(kw, threads):
@@ -30,7 +30,7 @@ def test_bitwise_identical_across_thread_counts(form, head, dtype):
         kw = make_problem(form, "tanh", head, N=N, d=d, L=6, dtype=dtype, seed=N)
         runs = [_all_outputs(kw, t) for t in (1, 2, 3, None)]
         for other in runs[1:]:
-            for a, b in zip(runs[0], other):
+            for a, b in zip(runs[0], other, strict=True):
                 assert a.tobytes() == b.tobytes()
 
 
@@ -42,6 +42,7 @@ def test_omp_num_threads_sets_the_default():
     code = "import resode; print(resode.build_info()['threads'])"
     for n in (1, 3):
         env = {**os.environ, "OMP_NUM_THREADS": str(n)}
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
         assert int(out.stdout) == (n if resode.build_info()["openmp"] else 1)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_problem
 
 import resode
+from conftest import make_problem
 
 
 def _state(**over):
@@ -121,8 +121,28 @@ def test_private_core_checks_its_arrays_too():
     with pytest.raises(ValueError, match="form"):
         core.forward(X, V, b, 1.0, "nope", "tanh", 0.0, None, False)
     with pytest.raises(ValueError, match="C-contiguous"):
-        core.forward(np.asfortranarray(np.zeros((4, 3))), V, b, 1.0, "inner", "tanh", 0.0, None, False)
+        core.forward(
+            np.asfortranarray(np.zeros((4, 3))), V, b, 1.0, "inner", "tanh", 0.0, None, False
+        )
     W, mu = np.zeros((3, 3)), np.zeros(3)
     with pytest.raises(ValueError, match="labels"):
-        core.cost(X, np.array([0, 1, 5, 0]), V, b, W, mu, None, 1.0, "inner", "tanh", "softmax",
-                  0.0, 0.0, 0.0, 0.0, True, False, None)
+        core.cost(
+            X,
+            np.array([0, 1, 5, 0]),
+            V,
+            b,
+            W,
+            mu,
+            None,
+            1.0,
+            "inner",
+            "tanh",
+            "softmax",
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            True,
+            False,
+            None,
+        )

@@ -59,7 +59,9 @@ def as_states(X: Any) -> np.ndarray:
     return arr
 
 
-def as_param(name: str, value: Any, dtype: np.dtype, shape: tuple[int, ...], expected: str) -> np.ndarray:
+def as_param(
+    name: str, value: Any, dtype: np.dtype, shape: tuple[int, ...], expected: str
+) -> np.ndarray:
     """A parameter or target array in the compute dtype.
 
     A float array of the other precision is refused rather than silently
@@ -189,7 +191,9 @@ def cost_args(net: NetworkArgs, Y, head, W, mu, w1, w2, w_head, sample_weight) -
     head = choice("head", head, HEADS)
     w1, w2, w_head = real("w1", w1), real("w2", w2), real("w_head", w_head)
     if w1 > 0 and head != "state":
-        raise ValueError(f"w1 > 0 (the running cost) applies only to head='state', got head={head!r}")
+        raise ValueError(
+            f"w1 > 0 (the running cost) applies only to head='state', got head={head!r}"
+        )
     n, d = net.X.shape
     dtype = net.X.dtype
     if head == "state":
@@ -197,7 +201,9 @@ def cost_args(net: NetworkArgs, Y, head, W, mu, w1, w2, w_head, sample_weight) -
             if value is not None:
                 raise ValueError(f"{name} must be None for head='state' (it has no parameters)")
         Y = as_param("Y", Y, dtype, (n, d), f"(N, d) = ({n}, {d}) of target states")
-        return CostArgs(Y, head, None, None, w1, w2, w_head, as_sample_weight(sample_weight, n, dtype))
+        return CostArgs(
+            Y, head, None, None, w1, w2, w_head, as_sample_weight(sample_weight, n, dtype)
+        )
 
     for name, value in (("W", W), ("mu", mu)):
         if value is None:
@@ -209,7 +215,9 @@ def cost_args(net: NetworkArgs, Y, head, W, mu, w1, w2, w_head, sample_weight) -
     if head == "linear" and m < 1:
         raise ValueError(f"W must have m >= 1 rows for head='linear', got shape {W_arr.shape}")
     if head == "softmax" and m < 2:
-        raise ValueError(f"W must have C >= 2 rows (classes) for head='softmax', got shape {W_arr.shape}")
+        raise ValueError(
+            f"W must have C >= 2 rows (classes) for head='softmax', got shape {W_arr.shape}"
+        )
     if head == "logistic" and m != 1:
         raise ValueError(f"W must have shape (1, {d}) for head='logistic', got {W_arr.shape}")
     W = as_param("W", W, dtype, (m, d), f"({m}, {d})")

@@ -77,13 +77,47 @@ def trajectory(
     return _core.forward(a.X, a.V, a.b, a.T, a.form, a.activation, a.gamma, a.threads, True)
 
 
-def _cost(X, Y, V, b, T, form, activation, head, W, mu, w1, w2, w_head, gamma, sample_weight,
-          grad, input_grad, threads):
+def _cost(
+    X,
+    Y,
+    V,
+    b,
+    T,
+    form,
+    activation,
+    head,
+    W,
+    mu,
+    w1,
+    w2,
+    w_head,
+    gamma,
+    sample_weight,
+    grad,
+    input_grad,
+    threads,
+):
     net = v.network_args(X, V, b, T, form, activation, gamma, threads)
     c = v.cost_args(net, Y, head, W, mu, w1, w2, w_head, sample_weight)
     return _core.cost(
-        net.X, c.Y, net.V, net.b, c.W, c.mu, c.sample_weight, net.T, net.form, net.activation,
-        c.head, c.w1, c.w2, c.w_head, net.gamma, grad, input_grad, net.threads,
+        net.X,
+        c.Y,
+        net.V,
+        net.b,
+        c.W,
+        c.mu,
+        c.sample_weight,
+        net.T,
+        net.form,
+        net.activation,
+        c.head,
+        c.w1,
+        c.w2,
+        c.w_head,
+        net.gamma,
+        grad,
+        input_grad,
+        net.threads,
     )
 
 
@@ -110,8 +144,26 @@ def loss(
 
     Arguments as for :func:`loss_and_grad`.
     """
-    result = _cost(X, Y, V, b, T, form, activation, head, W, mu, w1, w2, w_head, gamma,
-                   sample_weight, False, False, threads)
+    result = _cost(
+        X,
+        Y,
+        V,
+        b,
+        T,
+        form,
+        activation,
+        head,
+        W,
+        mu,
+        w1,
+        w2,
+        w_head,
+        gamma,
+        sample_weight,
+        False,
+        False,
+        threads,
+    )
     return float(result[0])
 
 
@@ -152,8 +204,26 @@ def loss_and_grad(
     threads : OpenMP threads for this call (None: all, or OMP_NUM_THREADS).
     """
     input_grad = v.flag("input_grad", input_grad)
-    value, dV, db, dW, dmu, dX = _cost(X, Y, V, b, T, form, activation, head, W, mu, w1, w2,
-                                       w_head, gamma, sample_weight, True, input_grad, threads)
+    value, dV, db, dW, dmu, dX = _cost(
+        X,
+        Y,
+        V,
+        b,
+        T,
+        form,
+        activation,
+        head,
+        W,
+        mu,
+        w1,
+        w2,
+        w_head,
+        gamma,
+        sample_weight,
+        True,
+        input_grad,
+        threads,
+    )
     return LossGrad(float(value), dV, db, dW, dmu, dX)
 
 

@@ -1,0 +1,42 @@
+"""The kernels' activations against NumPy, including the vectorised double tanh."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import reference
+import resode
+from conftest import ACTIVATIONS
+
+
+def test_tanh_within_a_few_ulp_of_libm():
+    x = np.concatenate(
+        [
+            np.linspace(-40, 40, 400_001),
+            np.geomspace(1e-300, 40, 20_001),
+            -np.geomspace(1e-300, 40, 20_001),
+            [0.0, -0.0, 0.25, -0.25, np.nextafter(0.25, 0), 1e308, -1e308],
+        ]
+    )
+    got = resode._core.activation(x, "tanh")
+    ulp = np.abs(got - np.tanh(x)) / np.spacing(np.abs(np.tanh(x)) + 1e-320)
+    assert ulp.max() <= 8
+    assert np.all(np.abs(got) <= 1) and np.array_equal(np.sign(got), np.sign(np.tanh(x)))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_value_and_derivative(name):
+    x = np.linspace(-50, 50, 100_001)
+    x = x[x != 0]
+    s, ds = reference.ACTIVATIONS[name]
+    np.testing.assert_allclose(resode._core.activation(x, name), s(x), rtol=1e-14, atol=1e-300)
+    # derivatives like 1 - tanh^2 are accurate to eps absolutely, not relatively, near 0
+    np.testing.assert_allclose(
+        resode._core.activation(x, name, True), ds(x), rtol=1e-13, atol=1e-15
+    )
+
+
+@pytest.mark.parametrize(("name", "left_derivative"), [("relu", 0.0), ("leaky_relu", 0.01)])
+def test_left_derivative_at_the_kink(name, left_derivative):
+    assert resode._core.activation(np.zeros(1), name, True)[0] == left_derivative
