@@ -32,8 +32,14 @@ def _array(name: str, value: Any) -> np.ndarray:
 
 
 def _check_finite(name: str, arr: np.ndarray) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains non-finite values (inf or NaN)")
+    """In chunks, so that checking millions of samples needs no N-sized temporary."""
+    if arr.dtype.kind != "f":
+        return
+    flat = arr.reshape(-1)
+    chunk = 1 << 16
+    for start in range(0, flat.size, chunk):
+        if not np.isfinite(flat[start : start + chunk]).all():
+            raise ValueError(f"{name} contains non-finite values (inf or NaN)")
 
 
 def _shape_error(name: str, expected: str, arr: np.ndarray) -> ValueError:
