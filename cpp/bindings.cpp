@@ -42,10 +42,19 @@ const T* checked(const py::array& a, const char* name, const std::vector<Index>&
     return static_cast<const T*>(a.data());
 }
 
+// The caller's ndarray itself, never a converted temporary: the kernel reads
+// its data after this returns, so it must live as long as the argument does.
+py::array borrow_array(const py::object& o, const char* name) {
+    if (!py::isinstance<py::array>(o))
+        throw py::type_error(std::string(name) + " must be a NumPy array, got " +
+                             py::str(py::type::of(o)).cast<std::string>());
+    return py::reinterpret_borrow<py::array>(o);
+}
+
 template <class T>
 const T* optional_checked(const py::object& o, const char* name, const std::vector<Index>& shape) {
     if (o.is_none()) return nullptr;
-    return checked<T>(o.cast<py::array>(), name, shape);
+    return checked<T>(borrow_array(o, name), name, shape);
 }
 
 resode::RunOptions run_options(std::optional<int> threads) {
@@ -53,9 +62,14 @@ resode::RunOptions run_options(std::optional<int> threads) {
     resode::RunOptions opt;
     opt.threads = threads.value_or(0);
     // Called on the calling thread between layers: lets Ctrl-C stop a kernel.
-    opt.interrupted = [] {
-        py::gil_scoped_acquire gil;
-        return PyErr_CheckSignals() != 0;
+    // Must not throw: it runs inside the OpenMP region. Any failure stops.
+    opt.interrupted = []() noexcept {
+        try {
+            py::gil_scoped_acquire gil;
+            return PyErr_CheckSignals() != 0;
+        } catch (...) {
+            return true;
+        }
     };
     return opt;
 }
@@ -129,19 +143,19 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
         if (!W.is_none() || !mu.is_none()) throw py::value_error("W and mu must be None for head='state'");
     } else {
         if (W.is_none() || mu.is_none()) throw py::value_error("W and mu are required for head='" + head + "'");
-        const auto Wa = W.cast<py::array>();
+        const py::array Wa = borrow_array(W, "W");
         if (Wa.ndim() != 2) throw py::value_error("W must be 2-D (m, d)");
         c.m = Wa.shape(0);
         if (c.m < 1) throw py::value_error("W must have at least one row");
         if (c.head == resode::Head::Softmax && c.m < 2) throw py::value_error("W must have C >= 2 rows for softmax");
         if (c.head == resode::Head::Logistic && c.m != 1) throw py::value_error("W must have 1 row for logistic");
         c.W = checked<T>(Wa, "W", {c.m, d});
-        c.mu = checked<T>(mu.cast<py::array>(), "mu", {c.m});
+        c.mu = checked<T>(borrow_array(mu, "mu"), "mu", {c.m});
     }
     if (c.head == resode::Head::State || c.head == resode::Head::Linear) {
-        c.Y = checked<T>(targets.cast<py::array>(), "Y", {N, c.m});
+        c.Y = checked<T>(borrow_array(targets, "Y"), "Y", {N, c.m});
     } else {
-        c.labels = checked<std::int64_t>(targets.cast<py::array>(), "Y", {N});
+        c.labels = checked<std::int64_t>(borrow_array(targets, "Y"), "Y", {N});
         const std::int64_t classes = c.head == resode::Head::Softmax ? c.m : 2;
         for (Index i = 0; i < N; ++i)
             if (c.labels[i] < 0 || c.labels[i] >= classes)
@@ -255,7 +269,13 @@ PYBIND11_MODULE(_core, m) {
         "s(x) or s'(x) of a 1-D float64 array, as the kernels compute it (for tests).");
 
     m.def(
-        "block_size", [](Index d, const py::dtype& dtype) { return resode::block_size(d, dtype.itemsize()); },
+        "block_size",
+        [](Index d, const py::dtype& dtype) {
+            if (d < 1) throw py::value_error("d must be >= 1");
+            if (!dtype.is(py::dtype::of<double>()) && !dtype.is(py::dtype::of<float>()))
+                throw py::type_error("dtype must be float32 or float64");
+            return resode::block_size(d, static_cast<std::size_t>(dtype.itemsize()));
+        },
         py::arg("d"), py::arg("dtype"), "Samples per block for state dimension d and this dtype.");
 
     m.def("build_info", [] {

@@ -146,3 +146,51 @@ def test_private_core_checks_its_arrays_too():
             False,
             None,
         )
+
+
+def test_private_core_refuses_non_arrays_instead_of_reading_freed_memory():
+    """Regression: converted temporaries were freed before the kernel read them."""
+    core = resode._core
+    N = 200_000
+    X, V, b = np.zeros((N, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1))
+    args = dict(
+        V=V,
+        b=b,
+        sample_weight=None,
+        T=1.0,
+        form="inner",
+        activation="tanh",
+        w1=0.0,
+        w2=0.0,
+        w_head=0.0,
+        gamma=0.0,
+        grad=True,
+        input_grad=False,
+        threads=None,
+    )
+    with pytest.raises(TypeError, match="Y"):
+        core.cost(X, np.zeros((N, 1)).tolist(), W=None, mu=None, head="state", **args)
+    with pytest.raises(TypeError, match="sample_weight"):
+        core.cost(
+            X,
+            np.zeros((N, 1)),
+            W=None,
+            mu=None,
+            head="state",
+            **{**args, "sample_weight": [1.0] * N},
+        )
+    with pytest.raises(TypeError, match="W"):
+        core.cost(X, np.zeros((N, 1)), W=[[1.0]], mu=np.zeros(1), head="linear", **args)
+
+
+def test_private_block_size_checks_its_arguments():
+    with pytest.raises(TypeError):
+        resode._core.block_size(4, np.dtype("S0"))
+    with pytest.raises(ValueError):
+        resode._core.block_size(0, np.dtype(np.float64))
+    assert resode._core.block_size(2**61, np.dtype(np.float64)) >= 1
+
+
+def test_absurd_thread_counts_are_capped():
+    kw = make_problem("inner", "tanh", "state", N=10_000, d=2, L=3)
+    assert resode.loss_and_grad(**kw, threads=100_000).loss == resode.loss_and_grad(**kw).loss

@@ -38,6 +38,16 @@ inline int default_threads() {
 #endif
 }
 
+// Upper bound on threads for one call: more than a few per core only costs
+// (results do not depend on it), and a failed thread creation aborts libgomp.
+inline int max_threads() {
+#ifdef _OPENMP
+    return std::max(1, std::min(omp_get_thread_limit(), 4 * omp_get_num_procs()));
+#else
+    return 1;
+#endif
+}
+
 inline int thread_id() {
 #ifdef _OPENMP
     return omp_get_thread_num();
@@ -50,7 +60,8 @@ inline int thread_id() {
 // working set stays in cache, within [64, 2048] samples.
 inline Index block_size(Index d, std::size_t elem_size) {
     const Index target_bytes = Index(32) * 1024;
-    const Index n = target_bytes / (std::max<Index>(d, 1) * static_cast<Index>(elem_size));
+    // two divisions: d * elem_size could overflow
+    const Index n = target_bytes / std::max<Index>(d, 1) / std::max<Index>(static_cast<Index>(elem_size), 1);
     return std::clamp<Index>(n / 16 * 16, 64, 2048);
 }
 
@@ -111,7 +122,7 @@ void ordered_blocks(Index n_blocks, const RunOptions& opt, Make make, Body body,
         if (!error) error = std::current_exception();
         stop.request_stop();
     };
-    const int wanted = opt.threads > 0 ? opt.threads : default_threads();
+    const int wanted = std::min(opt.threads > 0 ? opt.threads : default_threads(), max_threads());
     const int threads = static_cast<int>(std::max<Index>(1, std::min<Index>(wanted, n_blocks)));
     (void)threads;
 
@@ -126,13 +137,13 @@ void ordered_blocks(Index n_blocks, const RunOptions& opt, Make make, Body body,
 #pragma omp for ordered schedule(static, 1)
         for (Index blk = 0; blk < n_blocks; ++blk) {
             bool done = false;
-            if (ws && !stop.poll()) {
-                try {
+            try {
+                if (ws && !stop.poll()) {
                     body(blk, *ws, stop);
                     done = !stop.stopped();
-                } catch (...) {
-                    fail();
                 }
+            } catch (...) {
+                fail();
             }
 #pragma omp ordered
             {

@@ -72,7 +72,8 @@ Overflow locate_overflow(const Network<T>& net, const Layers<Form, T>& layers, C
         }
     }
     // a non-finite component stays non-finite: x + h f is inf or NaN
-    for (Index k = o.layer + 1; k < net.L; ++k) Form::step(layers[k], net.activation, as_const(buf), buf, net.h, ws);
+    for (Index k = o.layer < net.L ? o.layer + 1 : net.L; k < net.L; ++k)
+        Form::step(layers[k], net.activation, as_const(buf), buf, net.h, ws);
     o.samples = nonfinite_columns(as_const(buf));
     return o;
 }
