@@ -31,7 +31,7 @@ std::string shape_str(const std::vector<Index>& shape) {
 // The data of `a`, after checking its dtype, C order and shape.
 template <class T>
 const T* checked(const py::array& a, const char* name, const std::vector<Index>& shape) {
-    if (!a.dtype().is(py::dtype::of<T>()))
+    if (!a.dtype().equal(py::dtype::of<T>()))
         throw py::type_error(std::string(name) + " must have dtype " + py::str(py::dtype::of<T>()).cast<std::string>() +
                              ", got " + py::str(a.dtype()).cast<std::string>());
     if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
@@ -192,8 +192,8 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
 // Calls impl<T> with T the dtype of X.
 template <template <class> class Impl, class... Args>
 auto by_dtype(const py::array& X, Args&&... args) {
-    if (X.dtype().is(py::dtype::of<double>())) return Impl<double>::run(X, std::forward<Args>(args)...);
-    if (X.dtype().is(py::dtype::of<float>())) return Impl<float>::run(X, std::forward<Args>(args)...);
+    if (X.dtype().equal(py::dtype::of<double>())) return Impl<double>::run(X, std::forward<Args>(args)...);
+    if (X.dtype().equal(py::dtype::of<float>())) return Impl<float>::run(X, std::forward<Args>(args)...);
     throw py::type_error("X must have dtype float32 or float64, got " + py::str(X.dtype()).cast<std::string>());
 }
 
@@ -272,7 +272,7 @@ PYBIND11_MODULE(_core, m) {
         "block_size",
         [](Index d, const py::dtype& dtype) {
             if (d < 1) throw py::value_error("d must be >= 1");
-            if (!dtype.is(py::dtype::of<double>()) && !dtype.is(py::dtype::of<float>()))
+            if (!dtype.equal(py::dtype::of<double>()) && !dtype.equal(py::dtype::of<float>()))
                 throw py::type_error("dtype must be float32 or float64");
             return resode::block_size(d, static_cast<std::size_t>(dtype.itemsize()));
         },

@@ -133,3 +133,14 @@ def test_build_info():
     import importlib.metadata
 
     assert importlib.metadata.version("resode") == resode.__version__
+
+
+def test_big_endian_and_unpickled_dtypes_are_accepted():
+    import pickle
+
+    kw = make_problem("inner", "tanh", "state", N=5)
+    ref = resode.loss(**kw)
+    swapped = {k: kw[k].astype(kw[k].dtype.newbyteorder(">")) for k in ("X", "Y", "V", "b")}
+    assert resode.loss(**{**kw, **swapped}) == ref
+    dtype = pickle.loads(pickle.dumps(np.dtype(np.float64)))  # equal, not identical
+    assert resode.loss(**{**kw, "X": kw["X"].astype(dtype)}) == ref

@@ -1,11 +1,17 @@
 """resode: residual networks as forward-Euler neural ODEs, with exact discrete adjoints.
 
-The functional API::
+Functional API (arrays in, arrays out)::
 
     resode.forward(X, V, b, T=1.0, form="inner", activation="tanh")
     resode.trajectory(...)
     resode.loss(X, Y, V, b, ...)
     resode.loss_and_grad(X, Y, V, b, ...) -> resode.LossGrad
+
+Models and training::
+
+    model = resode.ResNetODE(dim=3, n_layers=20, head="softmax", n_classes=2, seed=0)
+    history = model.fit(X, y, optimizer="adam", epochs=200)
+    model.save("model.npz"); model = resode.load("model.npz")
 
 See DESIGN.md for the mathematics and ``resode.build_info()`` for the build.
 """
@@ -14,15 +20,24 @@ from __future__ import annotations
 
 from ._errors import NonFiniteError
 from .functional import LossGrad, build_info, forward, loss, loss_and_grad, trajectory
+from .io import load
+from .model import ResNetODE, ZeroGradientWarning
+from .training import EarlyStopping, History, fit
 
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "EarlyStopping",
+    "History",
     "LossGrad",
     "NonFiniteError",
+    "ResNetODE",
+    "ZeroGradientWarning",
     "__version__",
     "build_info",
+    "fit",
     "forward",
+    "load",
     "loss",
     "loss_and_grad",
     "trajectory",

@@ -1,103 +1,335 @@
-"""Command line: ``python -m resode demo`` (or ``resode demo``)."""
+"""Command line: ``python -m resode {demo,train,predict,info}`` (also the ``resode`` script)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 
 import numpy as np
 
+from . import _validation as v
 from . import datasets
-from .functional import build_info, forward, loss, loss_and_grad
+from .functional import build_info, loss, loss_and_grad
+from .io import load
+from .model import ResNetODE
+from .optim import OPTIMIZERS
+from .training import fit
 
 
-def demo(args: argparse.Namespace) -> int:
-    """Full-batch gradient descent on the ring data with the lecture's targets."""
-    info = build_info()
-    threads = args.threads or info["threads"]
-    print(
-        f"resode {info['version']}  OpenMP={info['openmp']}  threads={threads}  "
-        f"SIMD: {info['simd']}"
-    )
-    X, labels = datasets.rings(args.samples, seed=args.seed)
-    Y = datasets.lecture_targets(labels)
-    L, d = args.layers, 2
-    rng = np.random.default_rng(args.seed)
-    V = rng.uniform(-0.5, 0.5, size=(L, d, d))
-    b = rng.uniform(-0.5, 0.5, size=(L, d))
-    opts = {
-        "T": args.T,
-        "form": "inner",
-        "activation": "tanh",
-        "w1": args.w1,
-        "w2": args.w2,
-        "threads": args.threads,
+class UsageError(Exception):
+    """A user mistake: reported as one line, exit status 2."""
+
+
+def _say(*args) -> None:
+    print(*args, flush=True)
+
+
+def _plots(model, X, y, history, folder) -> list[str]:
+    """The standard figures of a trained 2-D classifier, as PNGs in folder."""
+    try:
+        from . import plot
+    except ImportError as exc:
+        _say(f"plots skipped: {exc}")
+        return []
+    written = []
+    jobs = {
+        "training_curves.png": lambda p: plot.training_curves(history, save=p),
+        "trajectories.png": lambda p: plot.trajectories(model, X, y, save=p),
+        "decision_regions.png": lambda p: plot.decision_regions(model, X, y, save=p),
+        "grid_deformation.png": lambda p: plot.grid_deformation(model, X=X, labels=y, save=p),
     }
-    print(
-        f"data: {len(X)} samples in 2-D; disk r < 0.5 -> target (0, 1), "
-        "annulus 0.7 < r < 1 -> target (2, 1)"
+    for name, draw in jobs.items():
+        if name != "training_curves.png" and X.shape[1] != 2:
+            continue  # the geometric plots are for 2-D inputs
+        path = os.path.join(folder, name)
+        draw(path)
+        written.append(path)
+    return written
+
+
+def cmd_demo(args) -> int:
+    """Train a classifier on the built-in ring data, report, save the model and plots."""
+    info = build_info()
+    _say(
+        f"resode {info['version']}  OpenMP={info['openmp']}  "
+        f"threads={args.threads or info['threads']}  SIMD: {info['simd']}"
     )
-    print(
-        f"model: inner form, tanh, L={L} layers, T={args.T}; cost: state head, "
-        f"w1={args.w1}, w2={args.w2}"
+    X, y = datasets.rings(args.samples, seed=args.seed)
+    Xv, yv = datasets.rings(args.samples // 4, seed=args.seed + 1)
+    _say(
+        f"data: {len(X)} training and {len(Xv)} validation samples of the ring data "
+        "(class 0: disk r < 0.5, class 1: annulus 0.7 < r < 1)"
+    )
+    model = ResNetODE(
+        3,
+        args.layers,
+        T=args.T,
+        head="softmax",
+        n_classes=2,
+        init_scale=0.5,
+        w2=1e-4,
+        seed=args.seed,
+    )
+    _say(
+        f"model: {model} ({model.n_parameters} parameters); inputs are zero-padded to 3-D "
+        "because no flow of the plane can pull a disk out of an annulus"
     )
 
     # The gradient is exact: compare it with a central difference along a random direction.
-    g = loss_and_grad(X, Y, V, b, **opts)
-    dV, db = rng.normal(size=V.shape), rng.normal(size=b.shape)
+    Xp = model.prepare_inputs(X)
+    kw = {"T": model.T, "head": "softmax", "W": model.W, "mu": model.mu, "w2": model.w2}
+    g = loss_and_grad(Xp, y, model.V, model.b, **kw)
+    rng = np.random.default_rng(args.seed)
+    dV, db = rng.normal(size=model.V.shape), rng.normal(size=model.b.shape)
     eps = 1e-6
     fd = (
-        loss(X, Y, V + eps * dV, b + eps * db, **opts)
-        - loss(X, Y, V - eps * dV, b - eps * db, **opts)
+        loss(Xp, y, model.V + eps * dV, model.b + eps * db, **kw)
+        - loss(Xp, y, model.V - eps * dV, model.b - eps * db, **kw)
     ) / (2 * eps)
-    adj = np.sum(g.dV * dV) + np.sum(g.db * db)
-    print(
-        f"gradient check: adjoint {adj:.10e}, finite difference {fd:.10e}, "
-        f"relative difference {abs(adj - fd) / abs(fd):.1e}"
+    adjoint = np.sum(g.dV * dV) + np.sum(g.db * db)
+    _say(
+        f"gradient check: adjoint {adjoint:.10e}, central difference {fd:.10e} "
+        f"(relative difference {abs(adjoint - fd) / abs(fd):.1e})"
     )
 
-    n = len(X)
     t0 = time.perf_counter()
-    for step in range(args.steps + 1):
-        g = loss_and_grad(X, Y, V, b, **opts)
-        if step % max(args.steps // 10, 1) == 0 or step == args.steps:
-            out = forward(X, V, b, T=args.T, threads=args.threads)
-            nearest = np.argmin(((out[:, None, :] - datasets.LECTURE_TARGETS) ** 2).sum(-1), axis=1)
-            print(
-                f"step {step:5d}  mean cost J/N = {g.loss / n:.6f}  "
-                f"accuracy (nearest target) = {np.mean(nearest == labels):.3f}"
+    every = max(args.epochs // 10, 1)
+
+    def report(epoch, logs, _model):
+        if epoch % every == 0 or epoch == args.epochs - 1:
+            _say(
+                f"epoch {epoch:4d}  loss {logs['loss']:.5f}  accuracy {logs['accuracy']:.3f}  "
+                f"val_loss {logs['val_loss']:.5f}  val_accuracy {logs['val_accuracy']:.3f}"
             )
-        V -= args.lr * g.dV / n
-        b -= args.lr * g.db / n
-    elapsed = time.perf_counter() - t0
-    print(
-        f"{args.steps + 1} loss+gradient evaluations in {elapsed:.2f} s "
-        f"({1e3 * elapsed / (args.steps + 1):.2f} ms each, N={n}, L={L}, d={d})"
+
+    history = fit(
+        model,
+        X,
+        y,
+        optimizer="adam",
+        lr=args.lr,
+        epochs=args.epochs,
+        validation_data=(Xv, yv),
+        callbacks=[report],
+        seed=args.seed,
+        progress=False,
+        threads=args.threads,
     )
+    seconds = time.perf_counter() - t0
+    _say(
+        f"trained {len(history)} epochs in {seconds:.2f} s ({history.stop_reason}); "
+        f"final training accuracy {history.accuracy[-1]:.3f}, "
+        f"validation accuracy {history.val_accuracy[-1]:.3f}"
+    )
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "model.npz")
+    model.save(path)
+    _say(f"wrote {path}")
+    for p in _plots(model, X, y, history, args.out):
+        _say(f"wrote {p}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="resode", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="train a ResNet-ODE on built-in data and report what it did")
-    p.add_argument("--samples", type=int, default=2000)
+def _read(data: str, target) -> tuple[np.ndarray, np.ndarray | None]:
+    if data in datasets.GENERATORS:
+        return datasets.GENERATORS[data]()
+    return datasets.load_data(data, target=target)
+
+
+def _target_arg(text: str | None):
+    if text is None or text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def cmd_train(args) -> int:
+    X, y = _read(args.data, _target_arg(args.target_column))
+    if y is None:
+        raise UsageError(f"{args.data}: no targets to train on")
+    classify = y.dtype.kind == "i" and args.head != "linear"
+    if classify:
+        classes = np.unique(y)
+        if not np.array_equal(classes, np.arange(len(classes))):
+            raise UsageError(f"class labels must be 0..C-1, got {classes[:10].tolist()}")
+        if len(classes) < 2:
+            raise UsageError("need at least two classes to train a classifier")
+    head = args.head or ("softmax" if classify else "linear")
+    dim = args.dim or X.shape[1]
+    model = ResNetODE(
+        dim,
+        args.layers,
+        T=args.T,
+        form=args.form,
+        activation=args.activation,
+        head=head,
+        n_classes=int(y.max()) + 1 if head == "softmax" else None,
+        n_outputs=1 if head == "linear" else None,
+        w2=args.w2,
+        w_head=args.w_head,
+        init_scale=args.init_scale,
+        seed=args.seed,
+    )
+    validation = None
+    if args.validation_split:
+        rng = np.random.default_rng(args.seed)
+        order = rng.permutation(len(X))
+        n_val = round(args.validation_split * len(X))
+        val, train = order[:n_val], order[n_val:]
+        validation, X, y = (X[val], y[val]), X[train], y[train]
+    _say(f"training {model} on {len(X)} samples with {args.optimizer}")
+    history = fit(
+        model,
+        X,
+        y,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_data=validation,
+        seed=args.seed,
+        progress=None if args.progress else False,
+        threads=args.threads,
+    )
+    last = {k: vals[-1] for k, vals in history.as_dict().items() if vals}
+    _say(
+        f"done after {len(history)} epochs ({history.stop_reason}): "
+        + ", ".join(
+            f"{k} {last[k]:.5g}"
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+            if k in last
+        )
+    )
+    model.save(args.out)
+    _say(f"wrote {args.out}")
+    if args.plots:
+        os.makedirs(args.plots, exist_ok=True)
+        for p in _plots(model, X, y, history, args.plots):
+            _say(f"wrote {p}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    model = load(args.model)
+    X, y = _read(args.data, _target_arg(args.target_column))
+    pred = model.predict(X, threads=args.threads)
+    table = pred.reshape(len(pred), -1)
+    out = open(args.out, "w") if args.out else sys.stdout
+    try:
+        np.savetxt(out, table, delimiter=",", fmt="%d" if table.dtype.kind == "i" else "%.17g")
+    finally:
+        if args.out:
+            out.close()
+    if y is not None and model.head in ("softmax", "logistic"):
+        print(f"accuracy {np.mean(pred == y):.4f} on {len(y)} samples", file=sys.stderr)
+    if args.out:
+        print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args) -> int:
+    info = {**build_info(), "numpy": np.__version__, "python": sys.version.split()[0]}
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for key, value in info.items():
+            print(f"{key:12s} {value}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resode",
+        description="ResNets as neural ODEs: train, "
+        "predict, and show the build. Run a command with --help.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "demo", help="train a classifier on the built-in ring data", description=cmd_demo.__doc__
+    )
+    p.add_argument("--out", default="resode-demo", help="folder for the model and plots")
+    p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--layers", type=int, default=20)
-    p.add_argument("--T", type=float, default=5.0, help="final time")
-    p.add_argument("--steps", type=int, default=1500, help="gradient-descent steps")
-    p.add_argument("--lr", type=float, default=0.5, help="step size on the mean cost J/N")
-    p.add_argument("--w1", type=float, default=0.0)
-    p.add_argument("--w2", type=float, default=1e-3)
+    p.add_argument("--T", type=float, default=3.0, help="final time")
+    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
-    p.set_defaults(func=demo)
-    args = parser.parse_args(argv)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "train",
+        help="train a model on a .npz/.csv file or a built-in data set",
+        description="Train a ResNet-ODE and save it. Integer targets train a "
+        "softmax classifier (labels 0..C-1), other targets a linear regressor.",
+    )
+    p.add_argument(
+        "data", help=f".npz (arrays X, y) or .csv file, or one of {', '.join(datasets.GENERATORS)}"
+    )
+    p.add_argument("--out", default="model.npz", help="where to save the model")
+    p.add_argument(
+        "--target-column",
+        default="-1",
+        help="csv column of the targets: index or header name (default: last)",
+    )
+    p.add_argument("--dim", type=int, default=None, help="state dimension (default: features)")
+    p.add_argument("--layers", type=int, default=20)
+    p.add_argument("--T", type=float, default=3.0)
+    p.add_argument("--form", choices=v.FORMS, default="inner")
+    p.add_argument("--activation", choices=v.ACTIVATIONS, default="tanh")
+    p.add_argument("--head", choices=("softmax", "logistic", "linear"), default=None)
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--w2", type=float, default=1e-4)
+    p.add_argument("--w-head", type=float, default=1e-4)
+    p.add_argument("--init-scale", type=float, default=0.5)
+    p.add_argument("--validation-split", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--plots", default=None, help="folder for plots (2-D data)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "predict",
+        help="apply a saved model to a file",
+        description="Write one prediction per input row as CSV.",
+    )
+    p.add_argument("model", help="a model saved by 'resode train' or ResNetODE.save")
+    p.add_argument("data", help=".npz or .csv inputs")
+    p.add_argument(
+        "--target-column",
+        default="none",
+        help="csv column holding targets to leave out (and score against)",
+    )
+    p.add_argument("--out", default=None, help="csv file for the predictions (default: stdout)")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="print the build information")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("resode: interrupted", file=sys.stderr)
         return 130
+    except (UsageError, ValueError, TypeError, OSError) as exc:
+        print(f"resode: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ def _array(name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    if not arr.dtype.isnative:  # big-endian data from a file: same numbers, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and arr.dtype not in COMPUTE_DTYPES):
         raise TypeError(
             f"{name} must hold real numbers (float32, float64, integer or bool), "
@@ -47,9 +49,9 @@ def _shape_error(name: str, expected: str, arr: np.ndarray) -> ValueError:
 
 
 def compute_dtype(X: Any) -> np.dtype:
-    """float32 / float64 arrays keep their dtype; everything else computes in float64."""
-    if isinstance(X, np.ndarray) and X.dtype in COMPUTE_DTYPES:
-        return X.dtype
+    """float32 / float64 arrays keep their precision; everything else computes in float64."""
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize in (4, 8):
+        return np.dtype(np.float32 if X.dtype.itemsize == 4 else np.float64)
     return np.dtype(np.float64)
 
 

@@ -1,0 +1,349 @@
+"""The model object: a ResNet-ODE's configuration and parameters in one place."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import _validation as v
+from . import functional as F
+
+__all__ = ["ResNetODE", "ZeroGradientWarning"]
+
+INITS = ("zeros", "uniform", "normal")
+CLASSIFIER_HEADS = ("softmax", "logistic")
+ZERO_AT_ZERO = ("tanh", "relu", "leaky_relu", "identity")  # activations with s(0) = 0
+
+
+class ZeroGradientWarning(UserWarning):
+    """The initial parameters give an exactly zero gradient: training cannot start."""
+
+
+class ResNetODE:
+    """A residual network ``x_{k+1} = x_k + h f_k(x_k)``, ``h = T / n_layers``, with a head.
+
+    Parameters
+    ----------
+    dim : state dimension d. Inputs with fewer features are zero-padded
+        (an augmented neural ODE); more features are an error.
+    n_layers : number of layers L.
+    T : final time.
+    form, activation, gamma : the vector field (DESIGN.md section 1).
+    head : ``'state'`` (targets in the state space), ``'linear'`` (``n_outputs``
+        regression targets), ``'softmax'`` (``n_classes`` classes) or ``'logistic'``.
+    w1, w2, w_head : running-cost and Tikhonov weights.
+    init : ``'uniform'`` in [-init_scale, init_scale] (the initialisation studied
+        in the thesis, seed 003), ``'normal'`` with standard deviation
+        init_scale, or ``'zeros'``. The head's W is drawn the same way, scaled by
+        1 / sqrt(dim); mu starts at zero.
+    seed : seed of the initialisation.
+    dtype : ``'float64'`` or ``'float32'``: the dtype of the parameters and of the
+        computation (inputs are converted to it).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        n_layers: int,
+        *,
+        T: float = 1.0,
+        form: str = "inner",
+        activation: str = "tanh",
+        head: str = "state",
+        n_classes: int | None = None,
+        n_outputs: int | None = None,
+        gamma: float = 0.0,
+        w1: float = 0.0,
+        w2: float = 0.0,
+        w_head: float = 0.0,
+        init: str = "uniform",
+        init_scale: float = 0.1,
+        seed: int | None = None,
+        dtype: Any = "float64",
+    ):
+        self.dim = _positive_int("dim", dim)
+        self.n_layers = _positive_int("n_layers", n_layers)
+        self.T = v.real("T", T, positive=True)
+        self.form = v.choice("form", form, v.FORMS)
+        self.activation = v.choice("activation", activation, v.ACTIVATIONS)
+        self.head = v.choice("head", head, v.HEADS)
+        self.gamma = v.real("gamma", gamma)
+        self.w1, self.w2, self.w_head = v.real("w1", w1), v.real("w2", w2), v.real("w_head", w_head)
+        if self.gamma > 0 and self.form != "antisymmetric":
+            raise ValueError("gamma > 0 applies only to form='antisymmetric'")
+        if self.w1 > 0 and self.head != "state":
+            raise ValueError("w1 > 0 (the running cost) applies only to head='state'")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in v.COMPUTE_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.n_classes, self.n_outputs = _head_size(self.head, n_classes, n_outputs)
+        self.V = self.b = self.W = self.mu = None
+        self.initialize(init, init_scale=init_scale, seed=seed)
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    @property
+    def head_rows(self) -> int | None:
+        """Rows m of the head matrix W (None for the state head)."""
+        if self.head == "state":
+            return None
+        return {"linear": self.n_outputs, "softmax": self.n_classes, "logistic": 1}[self.head]
+
+    def initialize(
+        self, init: str = "uniform", *, init_scale: float = 0.1, seed: int | None = None
+    ):
+        """(Re)draw the parameters; warns when they give an exactly zero gradient."""
+        init = v.choice("init", init, INITS)
+        scale = v.real("init_scale", init_scale)
+        rng = np.random.default_rng(seed)
+        L, d, m = self.n_layers, self.dim, self.head_rows
+
+        def draw(shape, factor=1.0):
+            if init == "zeros" or scale == 0:
+                return np.zeros(shape, dtype=self.dtype)
+            if init == "uniform":
+                return (factor * rng.uniform(-scale, scale, size=shape)).astype(self.dtype)
+            return (factor * scale * rng.normal(size=shape)).astype(self.dtype)
+
+        self.V, self.b = draw((L, d, d)), draw((L, d))
+        if m is not None:
+            self.W = draw((m, d), 1.0 / np.sqrt(d))
+            self.mu = np.zeros(m, dtype=self.dtype)
+        else:
+            self.W = self.mu = None
+        if init == "zeros" or scale == 0:
+            # symmetric: dV = -h (s(0) p^T + s'(0) (0 p) x^T) vanishes when s(0) = 0;
+            # outer / antisymmetric: dV = h s'(0) p x^T vanishes when s'(0) = 0 (relu)
+            stuck = (self.form == "symmetric" and self.activation in ZERO_AT_ZERO) or (
+                self.form in ("outer", "antisymmetric") and self.activation == "relu"
+            )
+            if stuck:
+                warnings.warn(
+                    f"V = b = 0 gives an exactly zero gradient for form={self.form!r} with "
+                    f"activation={self.activation!r}: training cannot move the layers; "
+                    "use init='uniform' or 'normal'",
+                    ZeroGradientWarning,
+                    stacklevel=2,
+                )
+        return self
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The trainable arrays by name (V, b, and W, mu for heads with parameters)."""
+        params = {"V": self.V, "b": self.b}
+        if self.W is not None:
+            params.update(W=self.W, mu=self.mu)
+        return params
+
+    def set_parameters(self, **params: Any) -> ResNetODE:
+        """Replace parameters (validated, converted to the model's dtype, copied)."""
+        shapes = {k: a.shape for k, a in self.parameters().items()}
+        for name, value in params.items():
+            if name not in shapes:
+                raise ValueError(f"unknown parameter {name!r}; this model has {sorted(shapes)}")
+            shape = shapes[name]
+            setattr(self, name, v.as_param(name, value, self.dtype, shape, str(shape)).copy())
+        return self
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(a.size for a in self.parameters().values())
+
+    def get_flat(self) -> np.ndarray:
+        """All parameters as one float64 vector (V, b, W, mu in this order)."""
+        return np.concatenate([a.ravel() for a in self.parameters().values()]).astype(np.float64)
+
+    def set_flat(self, theta: np.ndarray) -> ResNetODE:
+        start = 0
+        for name, a in self.parameters().items():
+            setattr(
+                self, name, np.asarray(theta[start : start + a.size], self.dtype).reshape(a.shape)
+            )
+            start += a.size
+        return self
+
+    def copy(self) -> ResNetODE:
+        return copy.deepcopy(self)
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def prepare_inputs(self, X: Any) -> np.ndarray:
+        """X in the model's dtype, zero-padded to ``dim`` features."""
+        arr = v._array("X", X)
+        if arr.ndim != 2:
+            raise ValueError(f"X must be a 2-D array (N, n_features), got shape {arr.shape}")
+        n, p = arr.shape
+        if p > self.dim:
+            raise ValueError(
+                f"X has {p} features but the model's state dimension is dim={self.dim}; "
+                "build the model with dim >= the number of features"
+            )
+        if p == self.dim:
+            return np.ascontiguousarray(arr, dtype=self.dtype)
+        padded = np.zeros((n, self.dim), dtype=self.dtype)
+        padded[:, :p] = arr
+        return padded
+
+    def _net(self, threads=None) -> dict[str, Any]:
+        return {
+            "T": self.T,
+            "form": self.form,
+            "activation": self.activation,
+            "gamma": self.gamma,
+            "threads": threads,
+        }
+
+    def _cost(self) -> dict[str, Any]:
+        return {
+            "head": self.head,
+            "W": self.W,
+            "mu": self.mu,
+            "w1": self.w1,
+            "w2": self.w2,
+            "w_head": self.w_head,
+        }
+
+    def forward(self, X: Any, *, threads: int | None = None) -> np.ndarray:
+        """Final states x_{L+1}, shape (N, dim)."""
+        return F.forward(self.prepare_inputs(X), self.V, self.b, **self._net(threads))
+
+    def trajectory(self, X: Any, *, threads: int | None = None) -> np.ndarray:
+        """All states, shape (L+1, N, dim)."""
+        return F.trajectory(self.prepare_inputs(X), self.V, self.b, **self._net(threads))
+
+    def decision_function(self, X: Any, *, threads: int | None = None) -> np.ndarray:
+        """Head outputs W x_{L+1} + mu: logits for classifiers, predictions for 'linear'."""
+        if self.head == "state":
+            raise AttributeError("head='state' has no decision function; use forward()")
+        return self.forward(X, threads=threads) @ self.W.T + self.mu
+
+    def predict(self, X: Any, *, threads: int | None = None) -> np.ndarray:
+        """Final states ('state'), outputs (N, m) ('linear'), or class labels (classifiers)."""
+        if self.head == "state":
+            return self.forward(X, threads=threads)
+        z = self.decision_function(X, threads=threads)
+        if self.head == "linear":
+            return z
+        if self.head == "softmax":
+            return np.argmax(z, axis=1)
+        return (z[:, 0] > 0).astype(np.int64)
+
+    def predict_proba(self, X: Any, *, threads: int | None = None) -> np.ndarray:
+        """Class probabilities (N, n_classes) for the classifier heads."""
+        if self.head not in CLASSIFIER_HEADS:
+            raise AttributeError(f"predict_proba needs a classifier head, not head={self.head!r}")
+        z = self.decision_function(X, threads=threads)
+        if self.head == "logistic":
+            p = 0.5 * (1.0 + np.tanh(0.5 * z[:, 0]))  # sigmoid without overflow
+            return np.column_stack([1.0 - p, p])
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def accuracy(self, X: Any, y: Any, *, threads: int | None = None) -> float:
+        """Fraction of correctly classified samples (classifier heads)."""
+        if self.head not in CLASSIFIER_HEADS:
+            raise AttributeError(f"accuracy needs a classifier head, not head={self.head!r}")
+        return float(np.mean(self.predict(X, threads=threads) == np.asarray(y)))
+
+    def loss_and_grad(
+        self,
+        X: Any,
+        Y: Any,
+        *,
+        sample_weight: Any = None,
+        input_grad: bool = False,
+        threads: int | None = None,
+    ) -> F.LossGrad:
+        """The cost J (a sum over samples) and its gradients, as resode.loss_and_grad."""
+        return F.loss_and_grad(
+            self.prepare_inputs(X),
+            Y,
+            self.V,
+            self.b,
+            **self._net(threads),
+            **self._cost(),
+            sample_weight=sample_weight,
+            input_grad=input_grad,
+        )
+
+    def loss(
+        self, X: Any, Y: Any, *, sample_weight: Any = None, threads: int | None = None
+    ) -> float:
+        """The cost J (a sum over samples), as resode.loss."""
+        return F.loss(
+            self.prepare_inputs(X),
+            Y,
+            self.V,
+            self.b,
+            **self._net(threads),
+            **self._cost(),
+            sample_weight=sample_weight,
+        )
+
+    def fit(self, X: Any, Y: Any, **kwargs: Any):
+        """Train the parameters in place; see :func:`resode.training.fit`. Returns a History."""
+        from .training import fit
+
+        return fit(self, X, Y, **kwargs)
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (without the initialisation) as plain JSON types."""
+        return {
+            "dim": self.dim,
+            "n_layers": self.n_layers,
+            "T": self.T,
+            "form": self.form,
+            "activation": self.activation,
+            "head": self.head,
+            "n_classes": self.n_classes,
+            "n_outputs": self.n_outputs,
+            "gamma": self.gamma,
+            "w1": self.w1,
+            "w2": self.w2,
+            "w_head": self.w_head,
+            "dtype": self.dtype.name,
+        }
+
+    def save(self, path) -> None:
+        """Write the model to one .npz file (no pickle); read it back with resode.load."""
+        from .io import save
+
+        save(self, path)
+
+    def __repr__(self) -> str:
+        c = self.config()
+        shown = ", ".join(f"{k}={c[k]!r}" for k in c if c[k] not in (None, 0.0) or k == "T")
+        return f"ResNetODE({shown})"
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= 1, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def _head_size(head: str, n_classes, n_outputs) -> tuple[int | None, int | None]:
+    if head == "softmax":
+        if n_classes is None:
+            raise ValueError("head='softmax' needs n_classes (>= 2)")
+        if _positive_int("n_classes", n_classes) < 2:
+            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        return int(n_classes), None
+    if head == "logistic":
+        if n_classes not in (None, 2):
+            raise ValueError(f"head='logistic' has 2 classes, got n_classes={n_classes}")
+        return 2, None
+    if n_classes is not None:
+        raise ValueError(f"n_classes applies to classifier heads, not head={head!r}")
+    if head == "linear":
+        return None, _positive_int("n_outputs", 1 if n_outputs is None else n_outputs)
+    if n_outputs is not None:
+        raise ValueError("n_outputs applies to head='linear'")
+    return None, None

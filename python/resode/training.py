@@ -1,0 +1,424 @@
+"""The training loop: thin Python over loss_and_grad, nothing per sample or per layer.
+
+Training minimises the mean cost J / N (DESIGN.md section 1): a mini-batch B
+estimates it with sample weights s_i / |B| and the regularisers divided by N.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _validation as v
+from ._errors import NonFiniteError
+from .functional import loss_and_grad
+from .model import CLASSIFIER_HEADS, ResNetODE, ZeroGradientWarning
+from .optim import LBFGS, make_optimizer, make_schedule
+
+__all__ = ["EarlyStopping", "History", "fit"]
+
+Callback = Callable[[int, dict, ResNetODE], Any]
+
+
+@dataclass
+class History:
+    """Per-epoch records of a training run (lists of equal length, one entry per epoch)."""
+
+    epoch: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)  # mean cost J/N on the training data
+    accuracy: list[float] = field(default_factory=list)  # classifier heads only
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)  # seconds spent in the epoch
+    stop_reason: str = "completed"  # or 'early_stopping', 'callback', 'interrupted', 'converged'
+
+    def append(self, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            getattr(self, key).append(value)
+
+    def as_dict(self) -> dict[str, list]:
+        return {
+            k: getattr(self, k)
+            for k in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
+            if getattr(self, k)
+        }
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
+    optionally put back the best parameters seen."""
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+    ):
+        if monitor not in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            raise ValueError(f"monitor must be a History field, got {monitor!r}")
+        self.monitor, self.patience = monitor, int(patience)
+        self.min_delta, self.restore_best = float(min_delta), bool(restore_best)
+        self.best = None
+        self.best_params = None
+        self.wait = 0
+
+    def __call__(self, epoch: int, logs: dict, model: ResNetODE) -> bool:
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which this run does not "
+                "record (validation data or a classifier head missing?)"
+            )
+        value = logs[self.monitor]
+        sign = 1.0 if "loss" in self.monitor else -1.0  # losses fall, accuracies rise
+        if self.best is None or sign * (self.best - value) > self.min_delta:
+            self.best, self.wait = value, 0
+            if self.restore_best:
+                self.best_params = {k: a.copy() for k, a in model.parameters().items()}
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+    def on_train_end(self, model: ResNetODE) -> None:
+        if self.restore_best and self.best_params is not None:
+            model.set_parameters(**self.best_params)
+
+
+class _Objective:
+    """The mean cost J/N of a model on a data set, and its mini-batch estimates."""
+
+    def __init__(self, model: ResNetODE, X, Y, sample_weight, threads):
+        self.model, self.threads = model, threads
+        self.X = model.prepare_inputs(X)
+        n = len(self.X)
+        if n == 0:
+            raise ValueError("X has no samples to train on")
+        if model.head in CLASSIFIER_HEADS:
+            self.Y = v.as_labels("Y", Y, n, model.n_classes)
+        else:
+            self.Y = np.asarray(Y)
+        self.sw = (
+            np.ones(n)
+            if sample_weight is None
+            else v.as_sample_weight(sample_weight, n, np.dtype(np.float64))
+        )
+        self.n = n
+
+    def __call__(self, idx=None, input_grad=False):
+        m = self.model
+        X, Y, sw = (
+            (self.X, self.Y, self.sw) if idx is None else (self.X[idx], self.Y[idx], self.sw[idx])
+        )
+        return loss_and_grad(
+            X,
+            Y,
+            m.V,
+            m.b,
+            T=m.T,
+            form=m.form,
+            activation=m.activation,
+            head=m.head,
+            W=m.W,
+            mu=m.mu,
+            w1=m.w1,
+            w2=m.w2 / self.n,
+            w_head=m.w_head / self.n,
+            gamma=m.gamma,
+            sample_weight=sw / len(X),
+            input_grad=input_grad,
+            threads=self.threads,
+        )
+
+    def grads(self, g) -> dict[str, np.ndarray]:
+        out = {"V": g.dV, "b": g.db}
+        if g.dW is not None:
+            out.update(W=g.dW, mu=g.dmu)
+        return out
+
+    def mean_loss(self) -> float:
+        from .functional import loss
+
+        m = self.model
+        return loss(
+            self.X,
+            self.Y,
+            m.V,
+            m.b,
+            T=m.T,
+            form=m.form,
+            activation=m.activation,
+            head=m.head,
+            W=m.W,
+            mu=m.mu,
+            w1=m.w1,
+            w2=m.w2 / self.n,
+            w_head=m.w_head / self.n,
+            gamma=m.gamma,
+            sample_weight=self.sw / self.n,
+            threads=self.threads,
+        )
+
+
+def fit(
+    model: ResNetODE,
+    X: Any,
+    Y: Any,
+    *,
+    optimizer: Any = "adam",
+    lr: float | Callable[[int], float] | None = None,
+    epochs: int = 100,
+    batch_size: int | None = None,
+    sample_weight: Any = None,
+    validation_data: tuple | None = None,
+    callbacks: Iterable[Callback] = (),
+    early_stopping: EarlyStopping | int | None = None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    progress: bool | None = None,
+    threads: int | None = None,
+) -> History:
+    """Train ``model`` in place on (X, Y) and return its History.
+
+    Parameters
+    ----------
+    optimizer : ``'gd'`` (full batch), ``'sgd'`` (momentum), ``'adam'``, ``'lbfgs'``
+        (scipy, full batch), or an optimiser object from :mod:`resode.optim`.
+    lr : learning rate: a float, a schedule (callable epoch -> lr, e.g.
+        :class:`resode.optim.StepDecay`), or None for the optimiser's default.
+    epochs : passes over the data (L-BFGS: iterations).
+    batch_size : samples per step; None means full batch for 'gd' and 'lbfgs' and
+        min(N, 128) for 'sgd' and 'adam'.
+    validation_data : (X_val, Y_val) evaluated after every epoch.
+    callbacks : callables ``cb(epoch, logs, model)``; a truthy return stops training.
+    early_stopping : an :class:`EarlyStopping`, or an int patience on val_loss
+        (loss without validation data).
+    seed : seed of the mini-batch shuffling (results are reproducible for a seed).
+    progress : tqdm progress bar; None shows it on a terminal for runs over a second.
+
+    A non-finite loss raises :class:`resode.NonFiniteError` after restoring the last
+    finite parameters. Ctrl-C stops cleanly between steps: the model keeps the
+    parameters of the last completed step and the History says 'interrupted'.
+    """
+    opt = make_optimizer(optimizer)
+    epochs = int(epochs)
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    schedule = make_schedule(lr, opt.default_lr)
+    objective = _Objective(model, X, Y, sample_weight, threads)
+    validation = None
+    if validation_data is not None:
+        Xv, Yv = validation_data
+        validation = _Objective(model, Xv, Yv, None, threads)
+    if batch_size is None:
+        batch_size = objective.n if opt.full_batch else min(objective.n, 128)
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    callbacks = list(callbacks)
+    if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
+        early_stopping = EarlyStopping(
+            "val_loss" if validation else "loss", patience=early_stopping
+        )
+    if early_stopping is not None:
+        callbacks.append(early_stopping)
+
+    history = History()
+    _check_initial_gradient(objective)
+    bar = _progress_bar(epochs, progress)
+    try:
+        if isinstance(opt, LBFGS):
+            _run_lbfgs(model, opt, objective, validation, epochs, callbacks, history, bar)
+        else:
+            _run_steps(
+                model,
+                opt,
+                schedule,
+                objective,
+                validation,
+                epochs,
+                batch_size,
+                shuffle,
+                np.random.default_rng(seed),
+                callbacks,
+                history,
+                bar,
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+        for cb in callbacks:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(model)
+    if history.stop_reason == "interrupted":
+        warnings.warn(
+            f"training interrupted after {len(history)} epochs; the model keeps the "
+            "parameters of the last completed step",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return history
+
+
+def _run_steps(
+    model,
+    opt,
+    schedule,
+    objective,
+    validation,
+    epochs,
+    batch_size,
+    shuffle,
+    rng,
+    callbacks,
+    history,
+    bar,
+):
+    opt.reset(model.parameters())
+    saved = None  # parameters before the step in progress; None between steps
+    try:
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            rate = float(schedule(epoch))
+            order = rng.permutation(objective.n) if shuffle else np.arange(objective.n)
+            for start in range(0, objective.n, batch_size):
+                idx = None if batch_size >= objective.n else order[start : start + batch_size]
+                saved = {k: a.copy() for k, a in model.parameters().items()}
+                g = objective(idx)
+                if not math.isfinite(g.loss):
+                    raise NonFiniteError("the loss is not finite", stage="loss")
+                opt.step(model.parameters(), objective.grads(g), rate)
+                last_good, saved = saved, None
+            try:
+                logs = _epoch_logs(
+                    model, objective, validation, epoch, rate, time.perf_counter() - t0
+                )
+            except NonFiniteError:
+                saved = last_good  # the last step overflowed: undo it
+                raise
+            if _end_epoch(logs, model, callbacks, history, bar):
+                return
+    except KeyboardInterrupt:
+        if saved is not None:  # interrupted inside a step: undo its partial work
+            model.set_parameters(**saved)
+        history.stop_reason = "interrupted"
+    except NonFiniteError:
+        if saved is not None:
+            model.set_parameters(**saved)
+        raise
+
+
+def _run_lbfgs(model, opt, objective, validation, epochs, callbacks, history, bar):
+    try:
+        from scipy.optimize import minimize
+    except ImportError:
+        raise ImportError("optimizer='lbfgs' needs scipy: pip install scipy") from None
+
+    accepted = model.get_flat()
+    state = {"t0": time.perf_counter(), "epoch": 0}
+
+    def fun(theta):
+        model.set_flat(theta)
+        g = objective()
+        flat = np.concatenate([a.ravel() for a in objective.grads(g).values()])
+        return g.loss, flat.astype(np.float64)
+
+    def callback(intermediate_result):
+        nonlocal accepted
+        accepted = intermediate_result.x.copy()
+        model.set_flat(accepted)
+        logs = _epoch_logs(
+            model,
+            objective,
+            validation,
+            state["epoch"],
+            float("nan"),
+            time.perf_counter() - state["t0"],
+        )
+        state["epoch"] += 1
+        state["t0"] = time.perf_counter()
+        if _end_epoch(logs, model, callbacks, history, bar):
+            raise StopIteration
+
+    if epochs == 0:
+        return
+    try:
+        result = minimize(
+            fun,
+            accepted,
+            jac=True,
+            method="L-BFGS-B",
+            callback=callback,
+            options={"maxiter": epochs, "maxcor": opt.memory, "gtol": opt.gtol, "ftol": opt.ftol},
+        )
+        if result.success and state["epoch"] < epochs and history.stop_reason == "completed":
+            history.stop_reason = "converged"
+    except KeyboardInterrupt:
+        history.stop_reason = "interrupted"
+    except NonFiniteError:
+        model.set_flat(accepted)
+        raise
+    model.set_flat(accepted)
+
+
+def _epoch_logs(model, objective, validation, epoch, rate, seconds) -> dict[str, float]:
+    logs = {"epoch": epoch, "loss": objective.mean_loss(), "lr": rate, "time": seconds}
+    if model.head in CLASSIFIER_HEADS:
+        logs["accuracy"] = model.accuracy(objective.X, objective.Y, threads=objective.threads)
+    if validation is not None:
+        logs["val_loss"] = validation.mean_loss()
+        if model.head in CLASSIFIER_HEADS:
+            logs["val_accuracy"] = model.accuracy(
+                validation.X, validation.Y, threads=validation.threads
+            )
+    return logs
+
+
+def _end_epoch(logs, model, callbacks, history, bar) -> bool:
+    """Record an epoch; True when a callback asks to stop."""
+    history.append(logs)
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(
+            {k: f"{logs[k]:.4g}" for k in ("loss", "accuracy", "val_loss") if k in logs}
+        )
+    for cb in callbacks:
+        if cb(logs["epoch"], logs, model):
+            history.stop_reason = "early_stopping" if isinstance(cb, EarlyStopping) else "callback"
+            return True
+    return False
+
+
+def _check_initial_gradient(objective) -> None:
+    g = objective()
+    if all(not np.any(a) for a in objective.grads(g).values()):
+        warnings.warn(
+            "the gradient is exactly zero at the initial parameters: training cannot "
+            "move them (e.g. V = b = 0 with form='symmetric'); re-initialise the model",
+            ZeroGradientWarning,
+            stacklevel=3,
+        )
+
+
+def _progress_bar(epochs, progress):
+    if progress is False:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    if progress is None:
+        if not sys.stderr.isatty():
+            return None
+        return tqdm(total=epochs, unit="epoch", delay=1.0, leave=False)
+    return tqdm(total=epochs, unit="epoch")

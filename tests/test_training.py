@@ -1,0 +1,176 @@
+"""The training loop: optimisers, schedules, history, callbacks, errors, interruption."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import resode
+from resode import EarlyStopping, ResNetODE, datasets
+from resode.optim import SGD, Adam, Cosine, StepDecay
+
+
+def _classifier(**kw):
+    return ResNetODE(3, 10, T=3.0, head="softmax", n_classes=2, init_scale=0.5, seed=0, **kw)
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "sgd", "adam", "lbfgs"])
+def test_every_optimiser_decreases_the_loss(optimizer):
+    X, y = datasets.moons(200, seed=0)
+    m = _classifier()
+    h = m.fit(X, y, optimizer=optimizer, epochs=40, seed=0, progress=False)
+    assert len(h) >= 1 and h.loss[-1] < 0.8 * h.loss[0]
+    assert len(h.loss) == len(h.accuracy) == len(h.time) == len(h.epoch)
+
+
+def test_gradient_descent_decreases_J_monotonically_on_the_lecture_example():
+    X, labels = datasets.lecture(200, seed=0)
+    Y = datasets.lecture_targets(labels)
+    m = ResNetODE(2, 20, T=5.0, w1=0.01, w2=1e-3, init_scale=0.5, seed=0)
+    h = m.fit(X, Y, optimizer="gd", lr=0.2, epochs=150, progress=False)
+    assert np.all(np.diff(h.loss) < 0)
+    # the history's loss is the mean cost J/N of DESIGN.md
+    n = len(X)
+    J = resode.loss(X, Y, m.V, m.b, T=5.0, w1=0.01, w2=1e-3)
+    assert h.loss[-1] == pytest.approx(J / n, rel=1e-12)
+
+
+def test_ring_data_is_separated_with_an_augmented_dimension():
+    X, y = datasets.rings(600, seed=0)
+    m = ResNetODE(3, 20, T=3.0, head="softmax", n_classes=2, init_scale=0.5, seed=0)
+    h = m.fit(X, y, optimizer="adam", epochs=150, seed=0, progress=False)
+    assert h.accuracy[-1] >= 0.99
+    assert m.accuracy(X, y) >= 0.99
+
+
+def test_two_moons_are_separated_in_two_dimensions():
+    X, y = datasets.moons(600, seed=0)
+    m = ResNetODE(2, 20, T=3.0, head="softmax", n_classes=2, init_scale=0.5, seed=0)
+    m.fit(X, y, optimizer="adam", epochs=150, seed=0, progress=False)
+    assert m.accuracy(X, y) >= 0.99
+
+
+def test_results_are_reproducible_for_a_seed():
+    X, y = datasets.spirals(300, seed=0)
+    runs = [
+        _classifier().fit(X, y, optimizer="sgd", epochs=5, seed=7, progress=False) for _ in range(2)
+    ]
+    assert runs[0].loss == runs[1].loss
+    other = _classifier().fit(X, y, optimizer="sgd", epochs=5, seed=8, progress=False)
+    assert other.loss != runs[0].loss
+
+
+def test_minibatch_estimates_the_mean_cost():
+    """One SGD step without momentum moves theta by lr * (gradient of J_B)."""
+    X, y = datasets.circles(64, seed=0)
+    m = _classifier(w2=0.5, w_head=0.3)
+    before = {k: a.copy() for k, a in m.parameters().items()}
+    m.fit(
+        X,
+        y,
+        optimizer=SGD(momentum=0.0),
+        lr=0.1,
+        epochs=1,
+        batch_size=64,
+        shuffle=False,
+        progress=False,
+    )
+    Xp = m.prepare_inputs(X)
+    g = resode.loss_and_grad(
+        Xp,
+        y,
+        before["V"],
+        before["b"],
+        T=3.0,
+        head="softmax",
+        W=before["W"],
+        mu=before["mu"],
+        w2=0.5,
+        w_head=0.3,
+    )
+    np.testing.assert_allclose(m.V, before["V"] - 0.1 * g.dV / 64, rtol=1e-12, atol=1e-15)
+
+
+def test_schedules():
+    s = StepDecay(1.0, milestones=[10, 20], factor=0.5)
+    assert [s(0), s(9), s(10), s(25)] == [1.0, 1.0, 0.5, 0.25]
+    c = Cosine(1.0, epochs=10, min_lr=0.1)
+    assert (
+        c(0) == pytest.approx(1.0) and c(10) == pytest.approx(0.1) and c(5) == pytest.approx(0.55)
+    )
+    X, y = datasets.moons(100, seed=0)
+    h = _classifier().fit(X, y, lr=StepDecay(0.01, [2]), epochs=4, progress=False)
+    assert h.lr == [0.01, 0.01, 0.001, 0.001]
+
+
+def test_validation_callbacks_and_early_stopping():
+    X, y = datasets.moons(200, seed=0)
+    Xv, yv = datasets.moons(100, seed=1)
+    seen = []
+    h = _classifier().fit(
+        X,
+        y,
+        validation_data=(Xv, yv),
+        epochs=30,
+        progress=False,
+        callbacks=[lambda e, logs, m: seen.append(e) or e == 4],
+    )
+    assert seen == [0, 1, 2, 3, 4] and h.stop_reason == "callback" and len(h.val_accuracy) == 5
+    stopper = EarlyStopping("val_loss", patience=3, min_delta=1e9)  # nothing counts as progress
+    m = _classifier()
+    h = m.fit(X, y, validation_data=(Xv, yv), epochs=50, early_stopping=stopper, progress=False)
+    assert h.stop_reason == "early_stopping" and len(h) == 4
+    # the best (first) epoch's parameters are restored: validation loss as after epoch 0
+    np.testing.assert_array_equal(m.V, stopper.best_params["V"])
+    Xv_pad = m.prepare_inputs(Xv)
+    val = resode.loss(Xv_pad, yv, m.V, m.b, T=m.T, head="softmax", W=m.W, mu=m.mu)
+    assert val / len(Xv) == pytest.approx(h.val_loss[0], rel=1e-12)
+
+
+def test_non_finite_loss_restores_the_last_finite_parameters():
+    X, y = datasets.moons(100, seed=0)
+    m = _classifier()
+    start = m.V.copy()
+    with pytest.raises(resode.NonFiniteError):
+        m.fit(X, y, optimizer="gd", lr=1e300, epochs=5, progress=False)
+    # the first step overflowed, so the initial parameters are put back
+    np.testing.assert_array_equal(m.V, start)
+    assert np.isfinite(m.loss(X, y))
+
+
+def test_keyboard_interrupt_stops_cleanly():
+    X, y = datasets.moons(100, seed=0)
+
+    def interrupt(epoch, logs, model):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    m = _classifier()
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        h = m.fit(X, y, epochs=10, callbacks=[interrupt], progress=False)
+    assert h.stop_reason == "interrupted" and len(h) == 3
+    assert np.isfinite(m.predict_proba(X)).all()  # still usable
+
+
+def test_adam_state_is_reset_between_fits():
+    opt = Adam()
+    X, y = datasets.moons(50, seed=0)
+    _classifier().fit(X, y, optimizer=opt, epochs=2, progress=False)
+    assert opt.t == 2
+    _classifier().fit(X, y, optimizer=opt, epochs=1, progress=False)
+    assert opt.t == 1
+
+
+def test_bad_training_arguments():
+    X, y = datasets.moons(20, seed=0)
+    m = _classifier()
+    with pytest.raises(ValueError, match="optimizer"):
+        m.fit(X, y, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="batch_size"):
+        m.fit(X, y, batch_size=0)
+    with pytest.raises(ValueError, match="epochs"):
+        m.fit(X, y, epochs=-1)
+    with pytest.raises(ValueError, match="Y"):
+        m.fit(X, y + 5)
+    with pytest.raises(ValueError, match="lr"):
+        m.fit(X, y, lr=-1.0)
