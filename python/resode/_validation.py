@@ -129,6 +129,15 @@ def real(name: str, value: Any, *, positive: bool = False) -> float:
     return v
 
 
+def integer(name: str, value: Any, minimum: int = 1) -> int:
+    """An integer (Python or NumPy, not bool) >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, one of {choices}; got {type(value).__name__}")

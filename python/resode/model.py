@@ -64,8 +64,8 @@ class ResNetODE:
         seed: int | None = None,
         dtype: Any = "float64",
     ):
-        self.dim = _positive_int("dim", dim)
-        self.n_layers = _positive_int("n_layers", n_layers)
+        self.dim = v.integer("dim", dim)
+        self.n_layers = v.integer("n_layers", n_layers)
         self.T = v.real("T", T, positive=True)
         self.form = v.choice("form", form, v.FORMS)
         self.activation = v.choice("activation", activation, v.ACTIVATIONS)
@@ -321,19 +321,11 @@ class ResNetODE:
         return f"ResNetODE({shown})"
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= 1, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
 def _head_size(head: str, n_classes, n_outputs) -> tuple[int | None, int | None]:
     if head == "softmax":
         if n_classes is None:
             raise ValueError("head='softmax' needs n_classes (>= 2)")
-        if _positive_int("n_classes", n_classes) < 2:
+        if v.integer("n_classes", n_classes) < 2:
             raise ValueError(f"n_classes must be >= 2, got {n_classes}")
         return int(n_classes), None
     if head == "logistic":
@@ -343,7 +335,7 @@ def _head_size(head: str, n_classes, n_outputs) -> tuple[int | None, int | None]
     if n_classes is not None:
         raise ValueError(f"n_classes applies to classifier heads, not head={head!r}")
     if head == "linear":
-        return None, _positive_int("n_outputs", 1 if n_outputs is None else n_outputs)
+        return None, v.integer("n_outputs", 1 if n_outputs is None else n_outputs)
     if n_outputs is not None:
         raise ValueError("n_outputs applies to head='linear'")
     return None, None
