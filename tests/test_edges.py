@@ -144,3 +144,18 @@ def test_big_endian_and_unpickled_dtypes_are_accepted():
     assert resode.loss(**{**kw, **swapped}) == ref
     dtype = pickle.loads(pickle.dumps(np.dtype(np.float64)))  # equal, not identical
     assert resode.loss(**{**kw, "X": kw["X"].astype(dtype)}) == ref
+
+
+def test_float32_accumulation_over_a_million_samples():
+    """Gradients are summed per block (<= 2048 samples) in float32 and over blocks in
+    double, so the error does not grow with N: measured ~1e-7, bound 1e-5."""
+    rng = np.random.default_rng(0)
+    N = 1_000_000
+    X, Y = rng.normal(size=(N, 2)).astype(np.float32), rng.normal(size=(N, 2)).astype(np.float32)
+    V = (0.5 * rng.normal(size=(10, 2, 2))).astype(np.float32)
+    b = (0.1 * rng.normal(size=(10, 2))).astype(np.float32)
+    g32 = resode.loss_and_grad(X, Y, V, b, w1=0.1)
+    g64 = resode.loss_and_grad(*(a.astype(np.float64) for a in (X, Y, V, b)), w1=0.1)
+    assert rel_err(g32.loss, g64.loss) < 1e-5
+    assert rel_err(g32.dV, g64.dV) < 1e-5
+    assert rel_err(g32.db, g64.db) < 1e-5
