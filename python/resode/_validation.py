@@ -162,6 +162,28 @@ def flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_fits(what: str, nbytes: int) -> None:
+    """MemoryError before allocating an output that cannot fit (rather than the OOM killer)."""
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise MemoryError(
+            f"{what} needs {nbytes / 2**30:.1f} GiB but only {available / 2**30:.1f} GiB of "
+            "memory is available"
+        )
+
+
 class NetworkArgs(NamedTuple):
     X: np.ndarray
     V: np.ndarray

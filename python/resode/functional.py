@@ -74,6 +74,10 @@ def trajectory(
 ) -> np.ndarray:
     """All states of the forward sweep, shape (L+1, N, d): ``[0]`` is X, ``[-1]`` the output."""
     a = v.network_args(X, V, b, T, form, activation, gamma, threads)
+    v.check_fits(
+        f"the trajectory ({len(a.V) + 1}, {a.X.shape[0]}, {a.X.shape[1]})",
+        (len(a.V) + 1) * a.X.size * a.X.itemsize,
+    )
     return _core.forward(a.X, a.V, a.b, a.T, a.form, a.activation, a.gamma, a.threads, True)
 
 
