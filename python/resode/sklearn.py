@@ -1,0 +1,658 @@
+"""scikit-learn estimators around :class:`resode.ResNetODE`.
+
+``ResNetODEClassifier`` (softmax head) and ``ResNetODERegressor`` (linear head)
+follow the scikit-learn estimator conventions, so they work with ``Pipeline``,
+``GridSearchCV``, ``cross_val_score``, ``clone`` and pickling::
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from resode.sklearn import ResNetODEClassifier
+
+    clf = make_pipeline(StandardScaler(), ResNetODEClassifier(random_state=0))
+    clf.fit(X_train, y_train).score(X_test, y_test)
+
+scikit-learn is an optional dependency (the ``sklearn`` extra); ``import resode``
+does not import this module. The networks are not scale invariant: standardise
+the inputs (e.g. with ``StandardScaler``) as for any neural network.
+
+The trained network is the ``model_`` attribute, a plain :class:`resode.ResNetODE`
+that ``model_.save(path)`` writes and :func:`resode.load` reads back.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _validation as v
+from ._errors import NonFiniteError
+from .model import ResNetODE
+from .optim import make_optimizer
+from .training import EarlyStopping, fit
+
+__all__ = ["ResNetODEClassifier", "ResNetODERegressor"]
+
+_SEED_BOUND = np.iinfo(np.int32).max
+
+_PARAMETERS_DOC = """
+    dim : int or None, default=None
+        State dimension d of the network. None uses the number of features;
+        a larger value zero-pads the inputs (an augmented neural ODE). Must be
+        at least the number of features.
+    n_layers : int, default=10
+        Number of residual layers L (forward-Euler steps).
+    T : float, default=1.0
+        Final time; the step is ``h = T / n_layers``.
+    form : {'inner', 'outer', 'symmetric', 'antisymmetric'}, default='inner'
+        The layer vector field ``f_k`` (see DESIGN.md, section 1).
+    activation : {'tanh', 'relu', 'sigmoid', 'softplus', 'leaky_relu', 'identity'}, \
+default='tanh'
+        The elementwise nonlinearity of the vector field.
+    gamma : float, default=0.0
+        Damping of ``form='antisymmetric'`` (must be 0 for the other forms).
+    w2 : float, default=1e-3
+        Tikhonov weight on the layer parameters ``V, b`` (the term
+        ``w2 h / 2 sum_k (|V_k|^2 + |b_k|^2)`` of the cost, per sample).
+    w_head : float, default=1e-3
+        Tikhonov weight on the head parameters ``W, mu`` (per sample).
+    optimizer : {'adam', 'sgd', 'gd', 'lbfgs'} or optimizer object, default='adam'
+        Training algorithm: Adam or momentum SGD on mini-batches, full-batch
+        gradient descent, or full-batch L-BFGS (scipy); or a configured
+        object from :mod:`resode.optim` (e.g. ``resode.optim.SGD(nesterov=True)``).
+    learning_rate : float or None, default=None
+        Step size. None uses the optimizer's default (0.01 for Adam, 0.05 for
+        SGD, 0.1 for GD); L-BFGS ignores it.
+    epochs : int, default=200
+        Maximum number of passes over the training data (L-BFGS: iterations),
+        the analogue of ``max_iter``; at least 1.
+    batch_size : int or None, default=32
+        Samples per step of Adam and SGD (capped at the number of samples);
+        None means ``min(n_samples, 128)``. GD and L-BFGS always use the full
+        batch.
+    init : {'uniform', 'normal', 'zeros'}, default='uniform'
+        Distribution of the initial parameters.
+    init_scale : float, default=0.1
+        Scale of the initial parameters (half-width for 'uniform', standard
+        deviation for 'normal').
+    tol : float or None, default=1e-4
+        Convergence tolerance: training stops when the monitored loss (the
+        training loss, or the validation loss with ``early_stopping=True``) has
+        not improved by at least ``tol`` for ``n_iter_no_change`` consecutive
+        epochs. None always runs ``epochs`` epochs (unless ``early_stopping``).
+    early_stopping : bool, default={early_stopping}
+        Hold out ``validation_fraction`` of the training data, monitor its loss
+        instead of the training loss, and keep the parameters of the epoch
+        with the best validation loss.{early_stopping_note}
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule, in epochs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the mini-batch shuffling and the validation
+        split. Pass an int for reproducible results.
+    threads : int or None, default=None
+        OpenMP threads of the C++ kernels; None uses all cores. Results do not
+        depend on it.
+    verbose : bool, default=False
+        Show a progress bar during training (needs tqdm)."""
+
+_REGRESSOR_NOTE = """
+        On by default for the regressor: on noisy targets the training error
+        keeps falling long after the fit stopped generalising (e.g. on the
+        diabetes data), while longer training rarely costs the classifier
+        accuracy. Needs at least 2 samples."""
+
+
+def _parameters_doc(early_stopping: bool, note: str) -> str:
+    doc = _PARAMETERS_DOC.replace("{early_stopping}", str(early_stopping))
+    return doc.replace("{early_stopping_note}", note)
+
+
+_ATTRIBUTES_DOC = """
+    model_ : resode.ResNetODE
+        The trained network.
+    history_ : resode.History
+        Per-epoch training records (loss, accuracy, validation loss, ...).
+    n_iter_ : int
+        Number of epochs run.
+    loss_ : float
+        Mean training cost J / N after the last epoch (for the regressor with
+        ``normalize_y=True``, on the standardised targets).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit; defined only when X has string
+        feature names (e.g. a pandas DataFrame)."""
+
+
+class _ResNetODEBase(BaseEstimator):
+    """Hyper-parameters and training shared by the classifier and the regressor."""
+
+    def __init__(
+        self,
+        *,
+        dim=None,
+        n_layers=10,
+        T=1.0,
+        form="inner",
+        activation="tanh",
+        gamma=0.0,
+        w2=1e-3,
+        w_head=1e-3,
+        optimizer="adam",
+        learning_rate=None,
+        epochs=200,
+        batch_size=32,
+        init="uniform",
+        init_scale=0.1,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        threads=None,
+        verbose=False,
+    ):
+        self.dim = dim
+        self.n_layers = n_layers
+        self.T = T
+        self.form = form
+        self.activation = activation
+        self.gamma = gamma
+        self.w2 = w2
+        self.w_head = w_head
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.init = init
+        self.init_scale = init_scale
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.threads = threads
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # -- training -------------------------------------------------------------------------------
+
+    def _check_hyperparameters(self, n_samples: int, n_features: int) -> int:
+        """Validate the estimator-level hyper-parameters; returns the state dimension.
+
+        The network's own arguments (form, activation, T, gamma, w2, ...) are
+        validated by :class:`resode.ResNetODE`.
+        """
+        dim = n_features if self.dim is None else v.integer("dim", self.dim, 1)
+        if dim < n_features:
+            raise ValueError(
+                f"dim={dim} is smaller than the number of features ({n_features}); "
+                "use dim=None or dim >= n_features (inputs are zero-padded to dim)"
+            )
+        v.integer("epochs", self.epochs, 1)
+        if self.batch_size is not None:
+            v.integer("batch_size", self.batch_size, 1)
+        if self.learning_rate is not None:
+            v.real("learning_rate", self.learning_rate, positive=True)
+        if self.tol is not None:
+            v.real("tol", self.tol)
+        if self.tol is not None or self.early_stopping:
+            v.integer("n_iter_no_change", self.n_iter_no_change, 1)
+        if self.early_stopping:
+            fraction = v.real("validation_fraction", self.validation_fraction, positive=True)
+            if not fraction < 1:
+                raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
+            if n_samples < 2:
+                raise ValueError(
+                    f"early_stopping needs at least 2 samples to hold out validation data, "
+                    f"got n_samples={n_samples}"
+                )
+        return dim
+
+    def _train(self, X, Y, sample_weight, *, head, n_classes=None, n_outputs=None, stratify=None):
+        """Build ``model_`` and train it on (X, Y); sets the fitted attributes."""
+        n_samples, n_features = X.shape
+        dim = self._check_hyperparameters(n_samples, n_features)
+        rng = check_random_state(self.random_state)
+        seed_init, seed_fit, seed_split = (int(s) for s in rng.randint(_SEED_BOUND, size=3))
+        model = ResNetODE(
+            dim,
+            v.integer("n_layers", self.n_layers, 1),
+            T=self.T,
+            form=self.form,
+            activation=self.activation,
+            head=head,
+            n_classes=n_classes,
+            n_outputs=n_outputs,
+            gamma=self.gamma,
+            w2=self.w2,
+            w_head=self.w_head,
+            init=self.init,
+            init_scale=self.init_scale,
+            seed=seed_init,
+        )
+        validation_data, stopper = None, None
+        if self.early_stopping:
+            arrays = [X, Y] if sample_weight is None else [X, Y, sample_weight]
+            parts = train_test_split(
+                *arrays,
+                test_size=self.validation_fraction,
+                random_state=seed_split,
+                stratify=stratify if _can_stratify(stratify, self.validation_fraction) else None,
+            )
+            X, X_val, Y, Y_val = parts[:4]
+            if sample_weight is not None:
+                sample_weight = parts[4]
+            validation_data = (X_val, Y_val)
+        if self.early_stopping or self.tol is not None:
+            stopper = EarlyStopping(
+                "val_loss" if self.early_stopping else "loss",
+                patience=self.n_iter_no_change,
+                min_delta=0.0 if self.tol is None else float(self.tol),
+                restore_best=bool(self.early_stopping),
+            )
+        # sample weights act as repetition counts: normalised to mean 1 with the regularisers
+        # scaled by n / sum(w), the training cost is the mean cost of the repeated data set
+        reg_scale = 1.0
+        if sample_weight is not None:
+            total = float(sample_weight.sum())
+            if not total > 0:
+                raise ValueError(
+                    "the sample weights of the training part (after holding out the validation "
+                    "data) are all zero; use another random_state or validation_fraction"
+                )
+            reg_scale = len(sample_weight) / total
+            sample_weight = sample_weight * reg_scale
+        w2, w_head = model.w2, model.w_head
+        model.w2, model.w_head = w2 * reg_scale, w_head * reg_scale
+        batch_size = self.batch_size
+        if batch_size is not None:
+            batch_size = min(int(batch_size), len(X))
+        # a fresh optimiser: fit must not change the hyper-parameters (an object keeps state)
+        optimizer = make_optimizer(copy.deepcopy(self.optimizer))
+        if optimizer.full_batch:
+            batch_size = None  # GD and L-BFGS
+        try:
+            history = fit(
+                model,
+                X,
+                Y,
+                optimizer=optimizer,
+                lr=self.learning_rate,
+                epochs=self.epochs,
+                batch_size=batch_size,
+                sample_weight=sample_weight,
+                validation_data=validation_data,
+                early_stopping=stopper,
+                shuffle=True,
+                seed=seed_fit,
+                progress=bool(self.verbose),
+                threads=self.threads,
+            )
+        except NonFiniteError as exc:
+            raise NonFiniteError(
+                f"{exc}: training diverged with optimizer={self.optimizer!r}, "
+                f"learning_rate={self.learning_rate!r}; standardise the inputs (e.g. with "
+                "StandardScaler) or lower learning_rate",
+                exc.layer,
+                exc.samples,
+                exc.stage,
+            ) from exc
+        model.w2, model.w_head = w2, w_head  # the hyper-parameters, not the scaled weights
+        self.model_ = model
+        self.history_ = history
+        self.n_iter_ = len(history)
+        self.loss_ = history.loss[-1]
+        return self
+
+    def _decision(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.model_.decision_function(X, threads=self.threads)
+
+
+class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
+    __doc__ = f"""Residual-network (forward-Euler neural ODE) classifier with a softmax head.
+
+    The network maps a sample (zero-padded to ``dim`` features) through
+    ``x_{{k+1}} = x_k + h f_k(x_k)``, ``h = T / n_layers``, and classifies the final
+    state with a softmax layer, minimising the mean cross-entropy plus Tikhonov
+    terms. Labels may be of any type (encoded through ``classes_``); any number
+    of classes >= 2 is supported.
+
+    Parameters
+    ----------{_parameters_doc(False, "")}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels; column ``j`` of :meth:`predict_proba` is ``classes_[j]``.{_ATTRIBUTES_DOC}
+
+    See Also
+    --------
+    ResNetODERegressor : The regression counterpart (linear head).
+    resode.ResNetODE : The underlying model.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from resode.sklearn import ResNetODEClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), ResNetODEClassifier(random_state=0)).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs (at most ``dim`` features).
+        y : array-like of shape (n_samples,)
+            Class labels; at least two distinct classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples' cross-entropy terms, read as repetition
+            counts: weight k stands for k copies of the sample (exactly so with
+            the full-batch optimizers; mini-batches are drawn differently).
+
+        Returns
+        -------
+        self : ResNetODEClassifier
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        sample_weight = _sample_weight(sample_weight, len(X))
+        encoder = LabelEncoder().fit(y)
+        classes = encoder.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; "
+                f"y has 1 class ({classes[0]!r})"
+            )
+        codes = encoder.transform(y).astype(np.int64)
+        if sample_weight is not None and len(np.unique(codes[sample_weight > 0])) < 2:
+            raise ValueError(
+                "sample_weight leaves samples of only one class with a positive weight; "
+                "at least 2 classes are needed"
+            )
+        self.classes_ = classes
+        return self._train(
+            X, codes, sample_weight, head="softmax", n_classes=len(classes), stratify=codes
+        )
+
+    def decision_function(self, X):
+        """Confidence scores: the logits of the softmax head.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The logits ``W x_{L+1} + mu``; for two classes the difference of the
+            second and first logit (positive means ``classes_[1]``), as in
+            scikit-learn.
+        """
+        z = self._decision(X)
+        if z.shape[1] == 2:
+            return z[:, 1] - z[:, 0]
+        return z
+
+    def predict_proba(self, X):
+        """Class probabilities (the softmax of the logits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; each row sums to 1.
+        """
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.model_.predict_proba(X, threads=self.threads)
+
+    def predict_log_proba(self, X):
+        """Logarithms of the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        z = self._decision(X)
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The label (from ``classes_``) with the largest logit.
+        """
+        z = self._decision(X)
+        return self.classes_[np.argmax(z, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
+    __doc__ = f"""Residual-network (forward-Euler neural ODE) regressor with a linear head.
+
+    The network maps a sample (zero-padded to ``dim`` features) through
+    ``x_{{k+1}} = x_k + h f_k(x_k)``, ``h = T / n_layers``, and predicts
+    ``W x_{{L+1}} + mu``, minimising the mean squared error plus Tikhonov terms.
+    Single and multiple outputs are supported: a 1-D ``y`` gives 1-D
+    predictions, a 2-D ``y`` of shape (n_samples, n_outputs) 2-D predictions.
+
+    Parameters
+    ----------{_parameters_doc(True, _REGRESSOR_NOTE)}
+    normalize_y : bool, default=True
+        Train on standardised targets (zero mean, unit variance per output).
+        The scaling is folded into the head afterwards, so ``model_`` predicts
+        in the original units.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of regression targets.{_ATTRIBUTES_DOC}
+
+    See Also
+    --------
+    ResNetODEClassifier : The classification counterpart (softmax head).
+    resode.ResNetODE : The underlying model.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from resode.sklearn import ResNetODERegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = make_pipeline(StandardScaler(), ResNetODERegressor(random_state=0)).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        *,
+        dim=None,
+        n_layers=10,
+        T=1.0,
+        form="inner",
+        activation="tanh",
+        gamma=0.0,
+        w2=1e-3,
+        w_head=1e-3,
+        optimizer="adam",
+        learning_rate=None,
+        epochs=200,
+        batch_size=32,
+        init="uniform",
+        init_scale=0.1,
+        tol=1e-4,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        threads=None,
+        verbose=False,
+        normalize_y=True,
+    ):
+        super().__init__(
+            dim=dim,
+            n_layers=n_layers,
+            T=T,
+            form=form,
+            activation=activation,
+            gamma=gamma,
+            w2=w2,
+            w_head=w_head,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            epochs=epochs,
+            batch_size=batch_size,
+            init=init,
+            init_scale=init_scale,
+            tol=tol,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            random_state=random_state,
+            threads=threads,
+            verbose=verbose,
+        )
+        self.normalize_y = normalize_y
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs (at most ``dim`` features).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples' squared errors, read as repetition
+            counts: weight k stands for k copies of the sample (exactly so with
+            the full-batch optimizers; mini-batches are drawn differently).
+
+        Returns
+        -------
+        self : ResNetODERegressor
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True)
+        sample_weight = _sample_weight(sample_weight, len(X))
+        self._y_1d = y.ndim == 1
+        Y = y.reshape(len(y), -1)
+        self.n_outputs_ = Y.shape[1]
+        if self.normalize_y:
+            mean = np.average(Y, axis=0, weights=sample_weight)  # weights are not all zero
+            std = np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=sample_weight))
+            std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+        else:
+            mean, std = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
+        self._train(X, (Y - mean) / std, sample_weight, head="linear", n_outputs=self.n_outputs_)
+        # fold the target scaling into the head: model_ predicts in the original units
+        m = self.model_
+        m.set_parameters(W=m.W * std[:, None], mu=m.mu * std + mean)
+        return self
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Float64 predictions; 1-D when ``y`` was 1-D during fit.
+        """
+        z = np.asarray(self._decision(X), dtype=np.float64)
+        return z[:, 0] if self._y_1d else z
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """None, or a float64 copy of shape (n_samples,), finite and >= 0."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        return np.full(n_samples, float(sample_weight))
+    sw = np.array(sample_weight, dtype=np.float64)
+    if sw.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), matching X, got {sw.shape}"
+        )
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight must be finite")
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative")
+    if n_samples and not np.any(sw):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sw
+
+
+def _can_stratify(codes: np.ndarray | None, fraction: float) -> bool:
+    """Whether a stratified split of these class codes is possible."""
+    if codes is None:
+        return False
+    counts = np.bincount(codes)
+    counts = counts[counts > 0]
+    n_test = int(np.ceil(fraction * len(codes)))
+    return counts.min() >= 2 and len(counts) <= n_test <= len(codes) - len(counts)
