@@ -46,3 +46,24 @@ def test_omp_num_threads_sets_the_default():
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert int(out.stdout) == (n if resode.build_info()["openmp"] else 1)
+
+
+def test_passive_wait_policy_by_default_unless_the_user_chose():
+    import os
+    import subprocess
+    import sys
+
+    code = "import resode; print(resode.build_info()['omp_wait_policy'])"
+    env = {k: val for k, val in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "OMP_WAIT_POLICY": "active"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "active"

@@ -232,5 +232,8 @@ def loss_and_grad(
 
 
 def build_info() -> dict[str, Any]:
-    """What this build of resode is: version, OpenMP, default threads, SIMD, compiler."""
-    return dict(_core.build_info())
+    """What this build of resode is: version, OpenMP, default threads, SIMD, compiler,
+    and the OpenMP wait policy in effect."""
+    import os
+
+    return {**_core.build_info(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
