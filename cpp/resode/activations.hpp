@@ -90,6 +90,20 @@ void derivative(Activation a, const T* x_, T* ds_, Index n) {
     }
 }
 
+// ds = s'(x) given s = s(x) as well, so that no transcendental function is
+// evaluated again (the backward sweep reuses the forward sweep's values).
+template <class T>
+void derivative_from_value(Activation a, const T* x_, const T* s_, T* ds_, Index n) {
+    CArr<T> s(s_, n);
+    Arr<T> ds(ds_, n);
+    switch (a) {
+        case Activation::Tanh: ds = T(1) - s.square(); break;
+        case Activation::Sigmoid: ds = s * (T(1) - s); break;
+        case Activation::Softplus: ds = T(1) - (-s).exp(); break;  // 1 - 1/(1+e^x) = sigmoid(x)
+        default: derivative(a, x_, ds_, n); break;                  // cheap piecewise-linear ones
+    }
+}
+
 // s = s(x) and ds = s'(x) in one pass where the derivative follows from the
 // value (tanh, sigmoid); neither output may alias x.
 template <class T>

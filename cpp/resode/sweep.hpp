@@ -131,16 +131,17 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         Scratch<T> scratch;
         HeadScratch<T> head;
         Mat<T> states;  // gradient: x_1..x_L of the block; loss only: one state
+        Mat<T> cache;   // gradient: what each layer's step keeps for its adjoint
         Mat<T> p;
         Vec<T> gV, gb, gW, gmu;  // the block's gradient contributions
         double loss = 0;
         Overflow overflow;
     };
     auto make = [&] {
-        Workspace w{Scratch<T>(d, blocks.size), HeadScratch<T>(std::max(m, d), blocks.size), Mat<T>(), Mat<T>(),
-                    Vec<T>(), Vec<T>(), Vec<T>(), Vec<T>(), 0.0, {}};
+        Workspace w{Scratch<T>(d, blocks.size), HeadScratch<T>(std::max(m, d), blocks.size)};
         w.states.resize(d, (want_grad ? L : 1) * blocks.size);
         if (want_grad) {
+            w.cache.resize(d, L * Form::kCached * blocks.size);
             w.p.resize(d, blocks.size);
             w.gV.resize(L * dd);
             w.gb.resize(L * d);
@@ -172,9 +173,12 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         };
         auto writable = [&](Index k) { return MatMap<T>(const_cast<T*>(state(k).data()), d, n); };
 
+        // layer k's cache slot (gradient only): Form::kCached arrays of d x n
+        auto cache = [&](Index k) { return want_grad ? w.cache.data() + k * Form::kCached * d * n : nullptr; };
+
         double running = 0;
         for (Index k = 0; k < L; ++k) {
-            Form::step(layers[k], net.activation, state(k), writable(k + 1), h, w.scratch);
+            Form::step(layers[k], net.activation, state(k), writable(k + 1), h, w.scratch, cache(k));
             if (tracking && k + 1 < L) running += tracking_cost(slice, state(k + 1), w.head);
             if (stop.poll()) return;
         }
@@ -192,7 +196,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         MatMap<T> p(p_data, d, n);
         for (Index k = L - 1; k >= 0; --k) {
             Form::adjoint(layers[k], net.activation, state(k), p, RowMap<T>(w.gV.data() + k * dd, d, d),
-                          VecMap<T>(w.gb.data() + k * d, d), h, w.scratch);
+                          VecMap<T>(w.gb.data() + k * d, d), h, w.scratch, cache(k));
             if (tracking && k >= 1) add_tracking_adjoint(slice, state(k), p, w1h);
             if (stop.poll()) return;
         }
