@@ -34,7 +34,7 @@ struct Symmetric {
         prod::apply(u, l.A, as_const(p));
         u.array() *= ds.array();
         prod::outer(dA, -h, s, as_const(p));
-        dA.noalias() -= h * (u * x.transpose());
+        prod::outer<true>(dA, -h, as_const(u), x);
         prod::row_sums(db, -h, as_const(u));
         prod::add_transpose(p, -h, l.A, as_const(u));
     }
