@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 import resode
 from conftest import make_problem
@@ -45,3 +46,15 @@ def test_concurrent_calls_match_serial_calls():
         assert a.loss == b.loss
         for name in ("dV", "db", "dW", "dmu"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_threadpoolctl_limits_the_default_thread_count():
+    """threadpoolctl sees resode's OpenMP runtime; a limit there sets threads=None's count."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not resode.build_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert resode.build_info()["threads"] == 1
+        kw = make_problem("inner", "tanh", "state", N=5000, d=3, L=4)
+        assert resode.loss(**kw) == resode.loss(**kw, threads=2)  # bitwise, whatever the count
+    assert resode.build_info()["threads"] >= 1
