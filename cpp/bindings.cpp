@@ -126,7 +126,8 @@ template <class T>
 py::tuple cost_impl(const py::array& X, const py::object& targets, const py::array& V, const py::array& b,
                     const py::object& W, const py::object& mu, const py::object& sample_weight, double T_final,
                     const std::string& form, const std::string& activation, const std::string& head, double w1,
-                    double w2, double w_head, double gamma, bool grad, bool input_grad, std::optional<int> threads) {
+                    double w2, double w_head, double gamma, bool grad, bool input_grad, std::optional<int> threads,
+                    Index checkpoint_every) {
     auto net = network<T>(X, V, b, T_final, form, activation, gamma);
     const Index N = X.shape(0), d = net.d, L = net.L;
     const T* x = checked<T>(X, "X", {N, d});
@@ -184,7 +185,9 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
             dX = aX;
         }
     }
-    const double loss = without_gil([&] { return resode::cost(net, c, x, N, grad ? &g : nullptr, opt); });
+    if (checkpoint_every < 0) throw py::value_error("checkpoint_every must be >= 0 (0: store every state)");
+    const double loss =
+        without_gil([&] { return resode::cost(net, c, x, N, grad ? &g : nullptr, opt, checkpoint_every); });
     if (!grad) return py::make_tuple(loss, py::none(), py::none(), py::none(), py::none(), py::none());
     return py::make_tuple(loss, dV, db, dW, dmu, dX);
 }
@@ -244,14 +247,15 @@ PYBIND11_MODULE(_core, m) {
         [](const py::array& X, const py::object& Y, const py::array& V, const py::array& b, const py::object& W,
            const py::object& mu, const py::object& sample_weight, double T, const std::string& form,
            const std::string& activation, const std::string& head, double w1, double w2, double w_head,
-           double gamma, bool grad, bool input_grad, std::optional<int> threads) {
+           double gamma, bool grad, bool input_grad, std::optional<int> threads, Index checkpoint_every) {
             return by_dtype<CostCall>(X, Y, V, b, W, mu, sample_weight, T, form, activation, head, w1, w2, w_head,
-                                      gamma, grad, input_grad, threads);
+                                      gamma, grad, input_grad, threads, checkpoint_every);
         },
         py::arg("X"), py::arg("Y"), py::arg("V"), py::arg("b"), py::arg("W"), py::arg("mu"),
         py::arg("sample_weight"), py::arg("T"), py::arg("form"), py::arg("activation"), py::arg("head"),
         py::arg("w1"), py::arg("w2"), py::arg("w_head"), py::arg("gamma"), py::arg("grad"), py::arg("input_grad"),
-        py::arg("threads"), "(loss, dV, db, dW, dmu, dX); the gradients are None unless grad.");
+        py::arg("threads"), py::arg("checkpoint_every") = 0,
+        "(loss, dV, db, dW, dmu, dX); the gradients are None unless grad.");
 
     m.def(
         "activation",

@@ -4,5 +4,5 @@
 namespace resode {
 template void forward<float>(const Network<float>&, const float*, Index, float*, bool, const RunOptions&);
 template double cost<float>(const Network<float>&, const Cost<float>&, const float*, Index, const Gradients<float>*,
-                         const RunOptions&);
+                         const RunOptions&, Index);
 }  // namespace resode

@@ -4,5 +4,5 @@
 namespace resode {
 template void forward<double>(const Network<double>&, const double*, Index, double*, bool, const RunOptions&);
 template double cost<double>(const Network<double>&, const Cost<double>&, const double*, Index, const Gradients<double>*,
-                         const RunOptions&);
+                         const RunOptions&, Index);
 }  // namespace resode

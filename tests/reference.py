@@ -16,9 +16,9 @@ def _sigmoid(x):
 
 
 ACTIVATIONS = {
-    "tanh": (np.tanh, lambda x: 1.0 - np.tanh(x) ** 2),
+    "tanh": (np.tanh, lambda x: 1.0 / np.cosh(np.minimum(np.abs(x), 700.0)) ** 2),
     "relu": (lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(x.dtype)),
-    "sigmoid": (_sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x))),
+    "sigmoid": (_sigmoid, lambda x: np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))) ** 2),
     "softplus": (lambda x: np.logaddexp(0.0, x), _sigmoid),
     "leaky_relu": (lambda x: np.where(x > 0, x, 0.01 * x), lambda x: np.where(x > 0, 1.0, 0.01)),
     "identity": (lambda x: x, np.ones_like),
@@ -69,11 +69,15 @@ def _head(head, x, Y, W, mu, sw):
         lse = (zmax + np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)))[:, 0]
         phi = np.sum(sw * (lse - z[np.arange(len(y)), y]))
         q = np.exp(z - lse[:, None])
-        q[np.arange(len(y)), y] -= 1.0
+        rows = np.arange(len(y))
+        # p_y - 1 = -(the other probabilities): accurate for confident predictions
+        others = q.copy()
+        others[rows, y] = 0.0
+        q[rows, y] = -others.sum(axis=1)
     elif head == "logistic":
         y = Y.astype(np.float64)
         phi = np.sum(sw * (np.logaddexp(0.0, z[:, 0]) - y * z[:, 0]))
-        q = (_sigmoid(z[:, 0]) - y)[:, None]
+        q = np.where(y == 1, -_sigmoid(-z[:, 0]), _sigmoid(z[:, 0]))[:, None]
     else:
         raise ValueError(head)
     q = sw[:, None] * q

@@ -12,8 +12,9 @@ template <class T>
 void forward(const Network<T>& net, const T* X, Index N, T* out, bool trajectory, const RunOptions& opt);
 
 // The cost J; with grads also dJ/dV, dJ/db (and dJ/dW, dJ/dmu, dJ/dX where asked).
+// checkpoint_every = c > 0 stores every c-th state and recomputes the rest.
 template <class T>
 double cost(const Network<T>& net, const Cost<T>& cost, const T* X, Index N, const Gradients<T>* grads,
-            const RunOptions& opt);
+            const RunOptions& opt, Index checkpoint_every = 0);
 
 }  // namespace resode

@@ -13,8 +13,10 @@ void forward(const Network<T>& net, const T* X, Index N, T* out, bool trajectory
 
 template <class T>
 double cost(const Network<T>& net, const Cost<T>& c, const T* X, Index N, const Gradients<T>* grads,
-            const RunOptions& opt) {
-    return with_form(net.form, [&](auto form) { return cost_sweep<decltype(form)>(net, c, X, N, grads, opt); });
+            const RunOptions& opt, Index checkpoint_every) {
+    return with_form(net.form, [&](auto form) {
+        return cost_sweep<decltype(form)>(net, c, X, N, grads, opt, checkpoint_every);
+    });
 }
 
 }  // namespace resode

@@ -80,7 +80,14 @@ double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out
             const RowArr<T> total = z.colwise().sum().array();
             loss_i.head(n) += total.log();
             z.array().rowwise() /= total;  // softmax
-            for (Index i = 0; i < n; ++i) z(static_cast<Index>(y[i]), i) -= T(1);
+            // q_y = p_y - 1 = -(sum of the other probabilities): no cancellation
+            // when the prediction is confident (p_y near 1)
+            for (Index i = 0; i < n; ++i) {
+                const Index yi = static_cast<Index>(y[i]);
+                T others = T(0);
+                for (Index j = 0; j < m; ++j) others += j == yi ? T(0) : z(j, i);
+                z(yi, i) = -others;
+            }
             break;
         }
         case Head::Logistic: {
@@ -89,8 +96,12 @@ double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out
             for (Index i = 0; i < n; ++i) {
                 const T zi = zr(i), yi = T(y[i]);
                 // softplus(z) - y z without overflow
-                loss_i(i) = std::max(zi, T(0)) - yi * zi + std::log1p(std::exp(-std::abs(zi)));
-                zr(i) = T(1) / (T(1) + std::exp(-zi)) - yi;
+                const T e = std::exp(-std::abs(zi));
+                loss_i(i) = std::max(zi, T(0)) - yi * zi + std::log1p(e);
+                // sigmoid(z) - y without cancellation: for y = 1 it is -sigmoid(-z)
+                const T sig_pos = T(1) / (T(1) + e), sig_neg = e / (T(1) + e);  // of |z|, -|z|
+                const T sig = zi >= T(0) ? sig_pos : sig_neg, sig_minus = zi >= T(0) ? sig_neg : sig_pos;
+                zr(i) = y[i] == 1 ? -sig_minus : sig;
             }
             break;
         }

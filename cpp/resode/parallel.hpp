@@ -104,6 +104,9 @@ private:
 struct BlockRange {
     Index N, size;
     Index count() const { return (N + size - 1) / size; }
+    // Columns a workspace needs: the block size, or fewer when N is smaller,
+    // rounded up to 16 so that slabs at multiples of it stay 64-byte aligned.
+    Index capacity() const { return std::min(size, (std::max<Index>(N, 1) + 15) / 16 * 16); }
     Index start(Index blk) const { return blk * size; }
     Index cols(Index blk) const { return std::min(size, N - blk * size); }
 };

@@ -94,7 +94,7 @@ void forward_sweep(const Network<T>& net, const T* X, Index N, T* out, bool traj
         Scratch<T> scratch;
         Overflow overflow;
     };
-    auto make = [&] { return Workspace{Scratch<T>(d, blocks.size), {}}; };
+    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), {}}; };
     auto body = [&](Index blk, Workspace& w, StopToken& stop) {
         const Index n = blocks.cols(blk), start = blocks.start(blk);
         w.scratch.set_cols(n);
@@ -116,11 +116,21 @@ void forward_sweep(const Network<T>& net, const T* X, Index N, T* out, bool traj
 }
 
 // J (DESIGN.md section 1) and, when grads is given, its gradients.
+//
+// With checkpoint_every = c in [1, L), the gradient sweep keeps only every c-th
+// state of a block in the forward pass and recomputes each segment of c layers
+// (with the forms' caches) just before its adjoint, so that a block needs
+// about L / c + 2c states instead of L: c ~ sqrt(L) makes it O(sqrt(L)). The
+// recomputation repeats the same operations, so the results are bitwise the same.
 template <class Form, class T>
 double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index N, const Gradients<T>* grads,
-                  const RunOptions& opt) {
+                  const RunOptions& opt, Index checkpoint_every = 0) {
     const Index d = net.d, L = net.L, m = cost.m, dd = d * d;
     const bool want_grad = grads != nullptr;
+    // layers per segment of the backward sweep; fewer than L means recomputing
+    const Index seg = want_grad && checkpoint_every > 0 ? std::min(checkpoint_every, L) : L;
+    const bool recompute = seg < L;
+    const Index n_segments = (L + seg - 1) / seg;
     const bool has_head_params = cost.head != Head::State;
     const bool tracking = cost.w1 > 0;
     const T h = net.h, w1h = T(cost.w1) * net.h;
@@ -130,19 +140,23 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
     struct Workspace {
         Scratch<T> scratch;
         HeadScratch<T> head;
-        Mat<T> states;  // gradient: x_1..x_L of the block; loss only: one state
-        Mat<T> cache;   // gradient: what each layer's step keeps for its adjoint
+        Mat<T> states;       // gradient: the states x_{k0+1}..x_{k0+seg} of a segment; loss: one
+        Mat<T> checkpoints;  // recomputing: slot s holds x_{s seg} (s = 1..n_segments-1), the
+                             // last slot the running state of the forward sweep
+        Mat<T> cache;        // gradient: what each layer's step keeps for its adjoint
         Mat<T> p;
         Vec<T> gV, gb, gW, gmu;  // the block's gradient contributions
         double loss = 0;
         Overflow overflow;
     };
     auto make = [&] {
-        Workspace w{Scratch<T>(d, blocks.size), HeadScratch<T>(std::max(m, d), blocks.size)};
-        w.states.resize(d, (want_grad ? L : 1) * blocks.size);
+        const Index cols = blocks.capacity();
+        Workspace w{Scratch<T>(d, cols), HeadScratch<T>(std::max(m, d), cols)};
+        w.states.resize(d, (want_grad ? seg : 1) * cols);
+        if (recompute) w.checkpoints.resize(d, (n_segments + 1) * cols);
         if (want_grad) {
-            w.cache.resize(d, L * Form::kCached * blocks.size);
-            w.p.resize(d, blocks.size);
+            w.cache.resize(d, seg * Form::kCached * cols);
+            w.p.resize(d, cols);
             w.gV.resize(L * dd);
             w.gb.resize(L * d);
             if (has_head_params) {
@@ -165,39 +179,67 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         w.overflow = Overflow{};
         const SampleSlice<T> slice{cost, start, n};
         const CMatMap<T> x0(X + start * d, d, n);
-        // x_k of the block: the input for k = 0; then its slab of w.states
-        // (gradient), or the single state updated in place (loss only)
-        auto state = [&](Index k) -> CMatMap<T> {
-            if (k == 0) return x0;
-            return CMatMap<T>(w.states.data() + (want_grad ? (k - 1) * d * n : 0), d, n);
+        // Slabs sit at multiples of the workspace's columns (a multiple of 64 bytes), not of
+        // this block's n columns: Eigen picks alignment-dependent code paths that
+        // round differently, and a state must be computed alike wherever it lives
+        // (so that checkpointing is bitwise neutral).
+        const Index stride = d * blocks.capacity();
+        auto slab = [&](Mat<T>& buf, Index i) { return MatMap<T>(buf.data() + i * stride, d, n); };
+        // layer k's cache slot within its segment: Form::kCached arrays of d x n
+        auto cache = [&](Index k) {
+            return want_grad ? w.cache.data() + (k % seg) * Form::kCached * stride : nullptr;
         };
-        auto writable = [&](Index k) { return MatMap<T>(const_cast<T*>(state(k).data()), d, n); };
+        // x_k for k in a segment [k0, k0 + seg]: its start (the input, or a
+        // checkpoint) for k = k0, then the segment's slabs of w.states
+        auto segment_state = [&](Index k0, Index k) -> MatMap<T> {
+            if (k > k0) return slab(w.states, k - k0 - 1);
+            if (k == 0) return MatMap<T>(const_cast<T*>(x0.data()), d, n);  // read only
+            return slab(w.checkpoints, k0 / seg);
+        };
 
-        // layer k's cache slot (gradient only): Form::kCached arrays of d x n
-        auto cache = [&](Index k) { return want_grad ? w.cache.data() + k * Form::kCached * d * n : nullptr; };
-
+        // Forward sweep. Stored: every state (gradient), the checkpoints
+        // (recomputing), or nothing but the current state (loss only).
+        const bool keep_all = want_grad && !recompute;
+        Mat<T>& running_buf = recompute ? w.checkpoints : w.states;
+        const Index last = recompute ? n_segments : 0;  // the slot of the running state
+        auto forward_state = [&](Index k) -> MatMap<T> {
+            if (keep_all) return segment_state(0, k);
+            if (k == 0) return MatMap<T>(const_cast<T*>(x0.data()), d, n);
+            return slab(running_buf, last);
+        };
         double running = 0;
         for (Index k = 0; k < L; ++k) {
-            Form::step(layers[k], net.activation, state(k), writable(k + 1), h, w.scratch, cache(k));
-            if (tracking && k + 1 < L) running += tracking_cost(slice, state(k + 1), w.head);
+            Form::step(layers[k], net.activation, as_const(forward_state(k)), forward_state(k + 1), h, w.scratch,
+                       keep_all ? cache(k) : nullptr);
+            if (recompute && (k + 1) % seg == 0 && k + 1 < L) slab(w.checkpoints, (k + 1) / seg) = forward_state(k + 1);
+            if (tracking && k + 1 < L) running += tracking_cost(slice, as_const(forward_state(k + 1)), w.head);
             if (stop.poll()) return;
         }
-        const CMatMap<T> x_final = state(L);
+        const MatMap<T> x_final = forward_state(L);
         if (!x_final.allFinite()) {
-            w.overflow = locate_overflow(net, layers, x0, writable(L), w.scratch);
+            w.overflow = locate_overflow(net, layers, x0, x_final, w.scratch);
             return;
         }
         T* p_data = want_grad ? w.p.data() : nullptr;
-        w.loss = terminal_cost(slice, x_final, p_data, has_head_params && want_grad ? w.gW.data() : nullptr,
+        w.loss = terminal_cost(slice, as_const(x_final), p_data, has_head_params && want_grad ? w.gW.data() : nullptr,
                                has_head_params && want_grad ? w.gmu.data() : nullptr, w.head) +
                  double(w1h) * running;
         if (!want_grad) return;
 
+        // Backward sweep, segment by segment from the last.
         MatMap<T> p(p_data, d, n);
-        for (Index k = L - 1; k >= 0; --k) {
-            Form::adjoint(layers[k], net.activation, state(k), p, RowMap<T>(w.gV.data() + k * dd, d, d),
-                          VecMap<T>(w.gb.data() + k * d, d), h, w.scratch, cache(k));
-            if (tracking && k >= 1) add_tracking_adjoint(slice, state(k), p, w1h);
+        for (Index s = n_segments - 1; s >= 0; --s) {
+            const Index k0 = s * seg, k1 = std::min(k0 + seg, L);
+            if (recompute)
+                for (Index k = k0; k < k1; ++k)
+                    Form::step(layers[k], net.activation, as_const(segment_state(k0, k)), segment_state(k0, k + 1), h,
+                               w.scratch, cache(k));
+            for (Index k = k1 - 1; k >= k0; --k) {
+                const CMatMap<T> x = as_const(segment_state(k0, k));
+                Form::adjoint(layers[k], net.activation, x, p, RowMap<T>(w.gV.data() + k * dd, d, d),
+                              VecMap<T>(w.gb.data() + k * d, d), h, w.scratch, cache(k));
+                if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
+            }
             if (stop.poll()) return;
         }
         if (grads->dX) MatMap<T>(grads->dX + start * d, d, n) = p;

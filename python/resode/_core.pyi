@@ -36,6 +36,7 @@ def cost(
     grad: bool,
     input_grad: bool,
     threads: int | None,
+    checkpoint_every: int = 0,
 ) -> tuple[
     float,
     np.ndarray | None,

@@ -156,6 +156,19 @@ def threads(value: Any) -> int | None:
     return int(value)
 
 
+def checkpoint_every(value: Any, n_layers: int) -> int:
+    """The segment length of a checkpointed gradient sweep; 0 stores every state."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        if value != "sqrt":
+            raise ValueError(
+                f"checkpoint_every must be None, an integer >= 1 or 'sqrt', got {value!r}"
+            )
+        return max(1, int(np.ceil(np.sqrt(n_layers))))
+    return integer("checkpoint_every", value)
+
+
 def flag(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__}")

@@ -100,6 +100,7 @@ def _cost(
     grad,
     input_grad,
     threads,
+    checkpoint_every=None,
 ):
     net = v.network_args(X, V, b, T, form, activation, gamma, threads)
     c = v.cost_args(net, Y, head, W, mu, w1, w2, w_head, sample_weight)
@@ -122,6 +123,7 @@ def _cost(
         grad,
         input_grad,
         net.threads,
+        v.checkpoint_every(checkpoint_every, len(net.V)),
     )
 
 
@@ -190,6 +192,7 @@ def loss_and_grad(
     sample_weight: Any = None,
     input_grad: bool = False,
     threads: int | None = None,
+    checkpoint_every: int | str | None = None,
 ) -> LossGrad:
     """The cost J and its exact gradients (the discrete adjoint, DESIGN.md section 1).
 
@@ -206,6 +209,11 @@ def loss_and_grad(
     sample_weight : (N,) non-negative weights of each sample's cost terms.
     input_grad : also return dJ/dX.
     threads : OpenMP threads for this call (None: all, or OMP_NUM_THREADS).
+    checkpoint_every : None stores every state of a block for the backward sweep
+        (memory per block grows like L); an int c stores every c-th state and
+        recomputes the others segment by segment (about L/c + 2c states);
+        ``"sqrt"`` takes c = ceil(sqrt(L)). The results are bitwise the same; the
+        forward sweep runs about twice.
     """
     input_grad = v.flag("input_grad", input_grad)
     value, dV, db, dW, dmu, dX = _cost(
@@ -227,6 +235,7 @@ def loss_and_grad(
         True,
         input_grad,
         threads,
+        checkpoint_every,
     )
     return LossGrad(float(value), dV, db, dW, dmu, dX)
 
