@@ -12,19 +12,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from problem import RESODE_COST, SIZES
+
 import reference
 import resode
 
-SIZES = [
-    (2, 50, 1000),
-    (2, 100, 100_000),
-    (4, 200, 20_000),
-    (16, 100, 10_000),
-    (64, 64, 10_000),
-    (256, 32, 4096),
-]
 QUICK = [(2, 50, 1000), (2, 100, 10_000), (16, 50, 2000), (64, 16, 2000)]
-COST = {"T": 1.0, "form": "inner", "activation": "tanh", "w1": 0.1, "w2": 0.01}
+COST = {k: v for k, v in RESODE_COST.items() if k != "head"}  # the reference's arguments
 
 
 def problem(d, L, N, seed=0):

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _validation as v
 from ._errors import NonFiniteError
-from .functional import loss_and_grad
+from .functional import loss, loss_and_grad
 from .model import CLASSIFIER_HEADS, ResNetODE, ZeroGradientWarning
 from .optim import LBFGS, make_optimizer, make_schedule
 
@@ -120,25 +120,25 @@ class _Objective:
         X, Y, sw = (
             (self.X, self.Y, self.sw) if idx is None else (self.X[idx], self.Y[idx], self.sw[idx])
         )
-        return loss_and_grad(
-            X,
-            Y,
-            m.V,
-            m.b,
-            T=m.T,
-            form=m.form,
-            activation=m.activation,
-            head=m.head,
-            W=m.W,
-            mu=m.mu,
-            w1=m.w1,
-            w2=m.w2 / self.n,
-            w_head=m.w_head / self.n,
-            gamma=m.gamma,
-            sample_weight=sw / len(X),
-            input_grad=input_grad,
-            threads=self.threads,
-        )
+        return loss_and_grad(X, Y, m.V, m.b, **self._options(sw / len(X)), input_grad=input_grad)
+
+    def _options(self, sample_weight) -> dict[str, Any]:
+        """The model's cost as the mean over samples: regularisers divided by N."""
+        m = self.model
+        return {
+            "T": m.T,
+            "form": m.form,
+            "activation": m.activation,
+            "head": m.head,
+            "W": m.W,
+            "mu": m.mu,
+            "w1": m.w1,
+            "w2": m.w2 / self.n,
+            "w_head": m.w_head / self.n,
+            "gamma": m.gamma,
+            "sample_weight": sample_weight,
+            "threads": self.threads,
+        }
 
     def grads(self, g) -> dict[str, np.ndarray]:
         out = {"V": g.dV, "b": g.db}
@@ -147,27 +147,8 @@ class _Objective:
         return out
 
     def mean_loss(self) -> float:
-        from .functional import loss
-
-        m = self.model
-        return loss(
-            self.X,
-            self.Y,
-            m.V,
-            m.b,
-            T=m.T,
-            form=m.form,
-            activation=m.activation,
-            head=m.head,
-            W=m.W,
-            mu=m.mu,
-            w1=m.w1,
-            w2=m.w2 / self.n,
-            w_head=m.w_head / self.n,
-            gamma=m.gamma,
-            sample_weight=self.sw / self.n,
-            threads=self.threads,
-        )
+        """J/N on the whole data set (no trajectory stored)."""
+        return loss(self.X, self.Y, self.model.V, self.model.b, **self._options(self.sw / self.n))
 
 
 def fit(
