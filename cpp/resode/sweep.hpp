@@ -239,8 +239,8 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
                 Form::adjoint(layers[k], net.activation, x, p, RowMap<T>(w.gV.data() + k * dd, d, d),
                               VecMap<T>(w.gb.data() + k * d, d), h, w.scratch, cache(k));
                 if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
+                if (stop.poll()) return;
             }
-            if (stop.poll()) return;
         }
         if (grads->dX) MatMap<T>(grads->dX + start * d, d, n) = p;
     };
