@@ -29,22 +29,6 @@ from resode.sklearn import ResNetODEClassifier, ResNetODERegressor
 CHEAP = {"n_layers": 2, "epochs": 30, "threads": 1, "random_state": 0}
 
 
-def _expected_failures(estimator):
-    """Checks that cannot pass by construction, with the reason."""
-    if estimator.early_stopping:
-        # a weight-k sample is one row in the weighted fit but k rows in the repeated one, so the
-        # validation hold-out (a random share of the rows) differs between the two fits; without
-        # hold-out the check passes (the data it uses fit in one mini-batch), and
-        # test_sample_weight_is_repetition_with_full_batches checks more rows
-        return {
-            "check_sample_weight_equivalence_on_dense_data": (
-                "early_stopping holds out a random share of the rows, so a weight-k row is not "
-                "equivalent to k repeated rows"
-            )
-        }
-    return {}
-
-
 @parametrize_with_checks(
     [
         ResNetODEClassifier(**CHEAP),  # Adam, no early stopping (the default)
@@ -52,8 +36,7 @@ def _expected_failures(estimator):
         # the other combinations, with full-batch L-BFGS
         ResNetODEClassifier(optimizer="lbfgs", early_stopping=True, **CHEAP),
         ResNetODERegressor(optimizer="lbfgs", early_stopping=False, **CHEAP),
-    ],
-    expected_failed_checks=_expected_failures,
+    ]
 )
 def test_sklearn_checks(estimator, check):
     check(estimator)

@@ -22,12 +22,12 @@ that ``model_.save(path)`` writes and :func:`resode.load` reads back.
 from __future__ import annotations
 
 import copy
+import hashlib
 import numbers
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -93,7 +93,9 @@ default='tanh'
         instead of the training loss, and keep the parameters of the epoch
         with the best validation loss.{early_stopping_note}
     validation_fraction : float, default=0.1
-        Share of the training data held out when ``early_stopping=True``.
+        Share of the training rows held out when ``early_stopping=True``, chosen by
+        a hash of each row's content seeded by ``random_state``: copies of a row fall
+        on the same side, so a sample of weight k is split like k repeated samples.
     n_iter_no_change : int, default=10
         Patience of the stopping rule, in epochs.
     random_state : int, RandomState instance or None, default=None
@@ -224,7 +226,7 @@ class _ResNetODEBase(BaseEstimator):
                 )
         return dim
 
-    def _train(self, X, Y, sample_weight, *, head, n_classes=None, n_outputs=None, stratify=None):
+    def _train(self, X, Y, sample_weight, *, head, n_classes=None, n_outputs=None):
         """Build ``model_`` and train it on (X, Y); sets the fitted attributes."""
         n_samples, n_features = X.shape
         dim = self._check_hyperparameters(n_samples, n_features)
@@ -247,24 +249,23 @@ class _ResNetODEBase(BaseEstimator):
             seed=seed_init,
         )
         validation_data, stopper = None, None
+        val = None
         if self.early_stopping:
-            arrays = [X, Y] if sample_weight is None else [X, Y, sample_weight]
-            parts = train_test_split(
-                *arrays,
-                test_size=self.validation_fraction,
-                random_state=seed_split,
-                stratify=stratify if _can_stratify(stratify, self.validation_fraction) else None,
-            )
-            X, X_val, Y, Y_val = parts[:4]
+            val = _validation_rows(X, Y, sample_weight, self.validation_fraction, seed_split)
+            if not val.any() or val.all():
+                val = None  # all rows alike: nothing to hold out; monitor the training loss
+        if val is not None:
+            validation_data = (X[val], Y[val])
             if sample_weight is not None:
-                sample_weight = parts[4]
-            validation_data = (X_val, Y_val)
+                validation_data += (sample_weight[val],)
+                sample_weight = sample_weight[~val]
+            X, Y = X[~val], Y[~val]
         if self.early_stopping or self.tol is not None:
             stopper = EarlyStopping(
-                "val_loss" if self.early_stopping else "loss",
+                "val_loss" if validation_data is not None else "loss",
                 patience=self.n_iter_no_change,
                 min_delta=0.0 if self.tol is None else float(self.tol),
-                restore_best=bool(self.early_stopping),
+                restore_best=validation_data is not None,
             )
         # sample weights act as repetition counts: normalised to mean 1 with the regularisers
         # scaled by n / sum(w), the training cost is the mean cost of the repeated data set
@@ -396,9 +397,7 @@ class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
                 "at least 2 classes are needed"
             )
         self.classes_ = classes
-        return self._train(
-            X, codes, sample_weight, head="softmax", n_classes=len(classes), stratify=codes
-        )
+        return self._train(X, codes, sample_weight, head="softmax", n_classes=len(classes))
 
     def decision_function(self, X):
         """Confidence scores: the logits of the softmax head.
@@ -648,11 +647,31 @@ def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     return sw
 
 
-def _can_stratify(codes: np.ndarray | None, fraction: float) -> bool:
-    """Whether a stratified split of these class codes is possible."""
-    if codes is None:
-        return False
-    counts = np.bincount(codes)
-    counts = counts[counts > 0]
-    n_test = int(np.ceil(fraction * len(codes)))
-    return counts.min() >= 2 and len(counts) <= n_test <= len(codes) - len(counts)
+def _validation_rows(X, Y, sample_weight, fraction: float, seed: int) -> np.ndarray:
+    """Rows held out for early stopping, chosen by a seeded hash of each row's content.
+
+    Copies of a row always fall on the same side, so a row of weight k and k repeated
+    rows are split alike (scikit-learn's sample-weight equivalence), and duplicates
+    never straddle the split. At least one row with positive weight lands on each side.
+    """
+    key = seed.to_bytes(8, "little")
+    u = np.array(
+        [
+            int.from_bytes(
+                hashlib.blake2b(
+                    X[i].tobytes() + np.asarray(Y[i]).tobytes(), key=key, digest_size=8
+                ).digest(),
+                "little",
+            )
+            / 2.0**64
+            for i in range(len(X))
+        ]
+    )
+    val = u < fraction
+    alive = np.ones(len(X), bool) if sample_weight is None else sample_weight > 0
+    # fallbacks take every copy of the chosen row (equal content, equal hash)
+    if not (val & alive).any():
+        val |= alive & (u == u[alive].min())
+    if not (~val & alive).any():
+        val &= ~(alive & (u == u[alive].max()))
+    return val

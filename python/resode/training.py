@@ -180,7 +180,8 @@ def fit(
     epochs : passes over the data (L-BFGS: iterations).
     batch_size : samples per step; None means full batch for 'gd' and 'lbfgs' and
         min(N, 128) for 'sgd' and 'adam'.
-    validation_data : (X_val, Y_val) evaluated after every epoch.
+    validation_data : (X_val, Y_val) or (X_val, Y_val, weights), evaluated after every
+        epoch (with weights, as the weighted mean).
     callbacks : callables ``cb(epoch, logs, model)``; a truthy return stops training.
     early_stopping : an :class:`EarlyStopping`, or an int patience on val_loss
         (loss without validation data).
@@ -199,8 +200,14 @@ def fit(
     objective = _Objective(model, X, Y, sample_weight, threads)
     validation = None
     if validation_data is not None:
-        Xv, Yv = validation_data
-        validation = _Objective(model, Xv, Yv, None, threads)
+        if len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be (X_val, Y_val) or (X_val, Y_val, weights)")
+        Xv, Yv, wv = (*validation_data, None)[:3]
+        if wv is not None:  # a weighted mean: weights k count as k copies of a sample
+            wv = v.as_sample_weight(wv, len(wv), np.dtype(np.float64))
+            total = wv.sum()
+            wv = wv * (len(wv) / total) if total > 0 else wv
+        validation = _Objective(model, Xv, Yv, wv, threads)
     if batch_size is None:
         batch_size = objective.n if opt.full_batch else min(objective.n, 128)
     batch_size = int(batch_size)
