@@ -63,3 +63,13 @@ def test_a_trajectory_that_cannot_fit_is_refused_before_allocating(monkeypatch):
     with pytest.raises(MemoryError, match=r"trajectory .* needs .* GiB"):
         resode.trajectory(X, V, b)
     assert resode.forward(X, V, b).shape == X.shape  # small outputs still work
+
+
+def test_a_gradient_workspace_that_cannot_fit_is_refused(monkeypatch):
+    monkeypatch.setattr(_validation, "available_memory", lambda: 50 * 2**20)  # 50 MiB
+    X, V, b = np.zeros((4096, 2)), np.zeros((5000, 2, 2)), np.zeros((5000, 2))
+    with pytest.raises(MemoryError, match="checkpoint_every='sqrt'"):
+        resode.loss_and_grad(X, X, V, b)
+    # the same problem fits with checkpoints, and loss() needs no workspace
+    assert np.isfinite(resode.loss_and_grad(X, X, V, b, checkpoint_every="sqrt").loss)
+    assert np.isfinite(resode.loss(X, X, V, b))

@@ -6,6 +6,7 @@ the GIL released.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,9 @@ def _cost(
 ):
     net = v.network_args(X, V, b, T, form, activation, gamma, threads)
     c = v.cost_args(net, Y, head, W, mu, w1, w2, w_head, sample_weight)
+    every = v.checkpoint_every(checkpoint_every, len(net.V))
+    if grad:
+        _check_gradient_workspace(net, every)
     return _core.cost(
         net.X,
         c.Y,
@@ -123,8 +127,30 @@ def _cost(
         grad,
         input_grad,
         net.threads,
-        v.checkpoint_every(checkpoint_every, len(net.V)),
+        every,
     )
+
+
+def _check_gradient_workspace(net, every: int) -> None:
+    """MemoryError before allocating per-thread block buffers that cannot fit.
+
+    Each thread keeps, per block, the states and the forms' caches of the layers it
+    stores (all L, or about L / c + 2c with checkpoint_every = c).
+    """
+    n, d = net.X.shape
+    L = len(net.V)
+    cols = min(_core.block_size(d, net.X.dtype), -(-max(n, 1) // 16) * 16)
+    stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
+    per_thread = stored * 3 * d * cols * net.X.itemsize  # states + up to 2 cached arrays
+    if per_thread * (net.threads or os.cpu_count() or 1) < 256 * 2**20:
+        return  # the usual case: not worth reading /proc on every training step
+    threads = net.threads or build_info()["threads"]
+    threads = min(threads, -(-max(n, 1) // _core.block_size(d, net.X.dtype)))
+    nbytes = threads * per_thread
+    try:
+        v.check_fits(f"the gradient workspace ({threads} threads x {stored} stored states)", nbytes)
+    except MemoryError as exc:
+        raise MemoryError(f"{exc}; pass checkpoint_every='sqrt' to store about 3 sqrt(L)") from None
 
 
 def loss(
@@ -243,6 +269,4 @@ def loss_and_grad(
 def build_info() -> dict[str, Any]:
     """What this build of resode is: version, OpenMP, default threads, SIMD, compiler,
     and the OpenMP wait policy in effect."""
-    import os
-
     return {**_core.build_info(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
