@@ -174,3 +174,21 @@ def test_bad_training_arguments():
         m.fit(X, y + 5)
     with pytest.raises(ValueError, match="lr"):
         m.fit(X, y, lr=-1.0)
+
+
+def test_weighted_validation_is_the_weighted_mean():
+    X, y = datasets.moons(60, seed=0)
+    Xv, yv = datasets.moons(10, seed=1)
+    counts = np.array([0, 1, 2, 3, 1, 1, 2, 0, 1, 1])
+    m = _classifier()
+    weighted = m.copy().fit(X, y, validation_data=(Xv, yv, counts), epochs=2, progress=False)
+    repeated = m.copy().fit(
+        X,
+        y,
+        validation_data=(np.repeat(Xv, counts, axis=0), np.repeat(yv, counts)),
+        epochs=2,
+        progress=False,
+    )
+    np.testing.assert_allclose(weighted.val_loss, repeated.val_loss, rtol=1e-12)
+    with pytest.raises(ValueError, match="sample_weight"):
+        m.fit(X, y, validation_data=(Xv, yv, np.ones(3)), epochs=1, progress=False)

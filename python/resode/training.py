@@ -204,7 +204,7 @@ def fit(
             raise ValueError("validation_data must be (X_val, Y_val) or (X_val, Y_val, weights)")
         Xv, Yv, wv = (*validation_data, None)[:3]
         if wv is not None:  # a weighted mean: weights k count as k copies of a sample
-            wv = v.as_sample_weight(wv, len(wv), np.dtype(np.float64))
+            wv = v.as_sample_weight(wv, len(Xv), np.dtype(np.float64))
             total = wv.sum()
             wv = wv * (len(wv) / total) if total > 0 else wv
         validation = _Objective(model, Xv, Yv, wv, threads)
