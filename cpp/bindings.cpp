@@ -87,48 +87,78 @@ auto without_gil(Fn&& fn) {
     }
 }
 
+// The network's options as the Python layer passes them.
+struct NetOptions {
+    double T = 1;
+    std::string form, activation, scheme;
+    double gamma = 0;
+    bool project = false;
+    Index n_layers = 0;  // 0: one layer per parameter group
+};
+
 template <class T>
-resode::Network<T> network(const py::array& X, const py::array& V, const py::array& b, double T_final,
-                           const std::string& form, const std::string& activation, double gamma) {
+resode::Network<T> network(const py::array& X, const py::array& V, const py::array& b, const NetOptions& o) {
     if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
-    if (V.ndim() != 3) throw py::value_error("V must be 3-D (L, d, d)");
+    if (V.ndim() < 1 || b.ndim() < 1) throw py::value_error("V and b must have a leading layer axis");
     resode::Network<T> net;
     net.d = X.shape(1);
-    net.L = V.shape(0);
+    net.groups = V.shape(0);
+    net.L = o.n_layers > 0 ? o.n_layers : net.groups;
     if (net.d < 1) throw py::value_error("d = X.shape[1] must be >= 1");
-    if (net.L < 1) throw py::value_error("L = V.shape[0] must be >= 1");
-    if (!(T_final > 0) || !std::isfinite(T_final)) throw py::value_error("T must be finite and > 0");
-    if (!(gamma >= 0) || !std::isfinite(gamma)) throw py::value_error("gamma must be finite and >= 0");
-    net.h = T(T_final / double(net.L));
-    net.form = resode::parse_form(form);
-    net.activation = resode::parse_activation(activation);
-    net.gamma = T(gamma);
-    net.V = checked<T>(V, "V", {net.L, net.d, net.d});
-    net.b = checked<T>(b, "b", {net.L, net.d});
+    if (net.groups < 1) throw py::value_error("V must have at least one layer");
+    if (o.n_layers < 0) throw py::value_error("n_layers must be >= 1");
+    net.share = (net.L + net.groups - 1) / net.groups;
+    if ((net.L + net.share - 1) / net.share != net.groups)
+        throw py::value_error("n_layers = " + std::to_string(net.L) + " cannot be cut into " +
+                              std::to_string(net.groups) + " groups of equal consecutive layers");
+    if (!(o.T > 0) || !std::isfinite(o.T)) throw py::value_error("T must be finite and > 0");
+    if (!(o.gamma >= 0) || !std::isfinite(o.gamma)) throw py::value_error("gamma must be finite and >= 0");
+    net.h = T(o.T / double(net.L));
+    net.form = resode::parse_form(o.form);
+    net.scheme = resode::parse_scheme(o.scheme);
+    net.activation = resode::parse_activation(o.activation);
+    net.project = o.project;
+    net.gamma = T(o.gamma);
+    if (resode::is_hamiltonian(net.form) && net.d % 2 != 0)
+        throw py::value_error("form '" + o.form + "' splits the state in halves: d must be even, got " +
+                              std::to_string(net.d));
+    if (resode::is_partitioned(net.scheme) && !resode::is_hamiltonian(net.form))
+        throw py::value_error("scheme '" + o.scheme + "' needs form 'hamiltonian' or 'hamiltonian_hr'");
+    auto sized = [&](const py::array& a, const char* name, Index per_group) {
+        if (!a.dtype().equal(py::dtype::of<T>()))
+            throw py::type_error(std::string(name) + " must have dtype " +
+                                 py::str(py::dtype::of<T>()).cast<std::string>());
+        if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+            throw py::value_error(std::string(name) + " must be an aligned C-contiguous array");
+        if (a.shape(0) != net.groups || a.size() != net.groups * per_group)
+            throw py::value_error(std::string(name) + " must hold " + std::to_string(per_group) +
+                                  " values per layer for form '" + o.form + "' at d = " + std::to_string(net.d));
+        return static_cast<const T*>(a.data());
+    };
+    net.V = sized(V, "V", resode::v_size(net.form, net.d));
+    net.b = sized(b, "b", resode::b_size(net.form, net.d));
     return net;
 }
 
 template <class T>
-py::array forward_impl(const py::array& X, const py::array& V, const py::array& b, double T_final,
-                       const std::string& form, const std::string& activation, double gamma,
+py::array forward_impl(const py::array& X, const py::array& V, const py::array& b, const NetOptions& o,
                        std::optional<int> threads, bool trajectory) {
-    auto net = network<T>(X, V, b, T_final, form, activation, gamma);
+    auto net = network<T>(X, V, b, o);
     const Index N = X.shape(0);
     const T* x = checked<T>(X, "X", {N, net.d});
     auto opt = run_options(threads);
     py::array_t<T> out = trajectory ? py::array_t<T>({net.L + 1, N, net.d}) : py::array_t<T>({N, net.d});
-    T* o = out.mutable_data();
-    without_gil([&] { resode::forward(net, x, N, o, trajectory, opt); });
+    T* data = out.mutable_data();
+    without_gil([&] { resode::forward(net, x, N, data, trajectory, opt); });
     return std::move(out);
 }
 
 template <class T>
 py::tuple cost_impl(const py::array& X, const py::object& targets, const py::array& V, const py::array& b,
-                    const py::object& W, const py::object& mu, const py::object& sample_weight, double T_final,
-                    const std::string& form, const std::string& activation, const std::string& head, double w1,
-                    double w2, double w_head, double gamma, bool grad, bool input_grad, std::optional<int> threads,
-                    Index checkpoint_every) {
-    auto net = network<T>(X, V, b, T_final, form, activation, gamma);
+                    const py::object& W, const py::object& mu, const py::object& sample_weight, const NetOptions& o,
+                    const std::string& head, double w1, double w2, double w_head, bool grad, bool input_grad,
+                    bool costates, std::optional<int> threads, Index checkpoint_every, bool reversible) {
+    auto net = network<T>(X, V, b, o);
     const Index N = X.shape(0), d = net.d, L = net.L;
     const T* x = checked<T>(X, "X", {N, d});
     resode::Cost<T> c;
@@ -166,8 +196,9 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
     auto opt = run_options(threads);
 
     const bool params = c.head != resode::Head::State;
-    py::array_t<T> dV({L, d, d}), db({L, d});
-    py::object dW = py::none(), dmu = py::none(), dX = py::none();
+    py::array_t<T> dV(std::vector<py::ssize_t>(V.shape(), V.shape() + V.ndim()));
+    py::array_t<T> db(std::vector<py::ssize_t>(b.shape(), b.shape() + b.ndim()));
+    py::object dW = py::none(), dmu = py::none(), dX = py::none(), P = py::none();
     resode::Gradients<T> g;
     if (grad) {
         g.dV = dV.mutable_data();
@@ -184,12 +215,61 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
             g.dX = aX.mutable_data();
             dX = aX;
         }
+        if (costates) {
+            auto aP = py::array_t<T>({L + 1, N, d});
+            g.P = aP.mutable_data();
+            P = aP;
+        }
     }
     if (checkpoint_every < 0) throw py::value_error("checkpoint_every must be >= 0 (0: store every state)");
-    const double loss =
-        without_gil([&] { return resode::cost(net, c, x, N, grad ? &g : nullptr, opt, checkpoint_every); });
-    if (!grad) return py::make_tuple(loss, py::none(), py::none(), py::none(), py::none(), py::none());
-    return py::make_tuple(loss, dV, db, dW, dmu, dX);
+    if (reversible && !resode::is_partitioned(net.scheme))
+        throw py::value_error("reversible needs scheme 'symplectic_euler' or 'verlet'");
+    if (reversible && net.project) throw py::value_error("reversible cannot be combined with project");
+    const double loss = without_gil(
+        [&] { return resode::cost(net, c, x, N, grad ? &g : nullptr, opt, checkpoint_every, reversible); });
+    if (!grad) return py::make_tuple(loss, py::none(), py::none(), py::none(), py::none(), py::none(), py::none());
+    return py::make_tuple(loss, dV, db, dW, dmu, dX, P);
+}
+
+template <class T>
+py::tuple tangent_impl(const py::array& X, const py::array& V, const py::array& b, const NetOptions& o,
+                       const py::object& Xdot, const py::object& dV, const py::object& db, bool per_layer,
+                       std::optional<int> threads) {
+    auto net = network<T>(X, V, b, o);
+    const Index N = X.shape(0), d = net.d, L = net.L;
+    const T* x = checked<T>(X, "X", {N, d});
+    const T* xdot = optional_checked<T>(Xdot, "dX", {N, d});
+    if (dV.is_none() != db.is_none()) throw py::value_error("dV and db must be given together");
+    const T *dv = nullptr, *dbias = nullptr;
+    if (!dV.is_none()) {
+        const auto direction = network<T>(X, borrow_array(dV, "dV"), borrow_array(db, "db"), o);
+        dv = direction.V;
+        dbias = direction.b;
+    }
+    auto opt = run_options(threads);
+    py::array_t<T> x_out({N, d});
+    py::array_t<T> out = per_layer ? py::array_t<T>({L + 1, N, d}) : py::array_t<T>({N, d});
+    T* xo = x_out.mutable_data();
+    T* o_ = out.mutable_data();
+    without_gil([&] { resode::tangent(net, x, N, xdot, dv, dbias, xo, o_, per_layer, opt); });
+    return py::make_tuple(x_out, out);
+}
+
+template <class T>
+py::tuple layer_hamiltonian_impl(const py::array& X, const py::array& P, const py::array& V, const py::array& b,
+                                 const NetOptions& o, std::optional<int> threads) {
+    auto net = network<T>(X, V, b, o);
+    if (net.groups != 1 || net.L != 1) throw py::value_error("V and b must hold one layer");
+    const Index N = X.shape(0), d = net.d;
+    const T* x = checked<T>(X, "X", {N, d});
+    const T* p = checked<T>(P, "P", {N, d});
+    auto opt = run_options(threads);
+    py::array_t<T> dV(std::vector<py::ssize_t>(V.shape() + 1, V.shape() + V.ndim()));
+    py::array_t<T> db(std::vector<py::ssize_t>(b.shape() + 1, b.shape() + b.ndim()));
+    T* gv = dV.mutable_data();
+    T* gb = db.mutable_data();
+    const double value = without_gil([&] { return resode::layer_hamiltonian(net, x, p, N, gv, gb, opt); });
+    return py::make_tuple(value, dV, db);
 }
 
 // Calls impl<T> with T the dtype of X.
@@ -209,6 +289,16 @@ template <class T>
 struct CostCall {
     template <class... A>
     static py::tuple run(A&&... a) { return cost_impl<T>(std::forward<A>(a)...); }
+};
+template <class T>
+struct TangentCall {
+    template <class... A>
+    static py::tuple run(A&&... a) { return tangent_impl<T>(std::forward<A>(a)...); }
+};
+template <class T>
+struct LayerHamiltonianCall {
+    template <class... A>
+    static py::tuple run(A&&... a) { return layer_hamiltonian_impl<T>(std::forward<A>(a)...); }
 };
 
 std::string simd_instruction_sets() { return Eigen::SimdInstructionSetsInUse(); }
@@ -232,30 +322,55 @@ PYBIND11_MODULE(_core, m) {
         }
     });
 
+    py::class_<NetOptions>(m, "NetOptions", "The network's options (private: built by resode.functional)")
+        .def(py::init([](double T, std::string form, std::string activation, std::string scheme, double gamma,
+                         bool project, Index n_layers) {
+                 return NetOptions{T, std::move(form), std::move(activation), std::move(scheme), gamma, project,
+                                   n_layers};
+             }),
+             py::arg("T"), py::arg("form"), py::arg("activation"), py::arg("scheme") = "euler", py::arg("gamma") = 0.0,
+             py::arg("project") = false, py::arg("n_layers") = 0);
+
     m.def(
         "forward",
-        [](const py::array& X, const py::array& V, const py::array& b, double T, const std::string& form,
-           const std::string& activation, double gamma, std::optional<int> threads, bool trajectory) {
-            return by_dtype<Forward>(X, V, b, T, form, activation, gamma, threads, trajectory);
+        [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o,
+           std::optional<int> threads, bool trajectory) {
+            return by_dtype<Forward>(X, V, b, o, threads, trajectory);
         },
-        py::arg("X"), py::arg("V"), py::arg("b"), py::arg("T"), py::arg("form"), py::arg("activation"),
-        py::arg("gamma"), py::arg("threads"), py::arg("trajectory"),
+        py::arg("X"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("threads"), py::arg("trajectory"),
         "Final states (N, d), or the trajectory (L+1, N, d).");
 
     m.def(
         "cost",
         [](const py::array& X, const py::object& Y, const py::array& V, const py::array& b, const py::object& W,
-           const py::object& mu, const py::object& sample_weight, double T, const std::string& form,
-           const std::string& activation, const std::string& head, double w1, double w2, double w_head,
-           double gamma, bool grad, bool input_grad, std::optional<int> threads, Index checkpoint_every) {
-            return by_dtype<CostCall>(X, Y, V, b, W, mu, sample_weight, T, form, activation, head, w1, w2, w_head,
-                                      gamma, grad, input_grad, threads, checkpoint_every);
+           const py::object& mu, const py::object& sample_weight, const NetOptions& o, const std::string& head,
+           double w1, double w2, double w_head, bool grad, bool input_grad, bool costates,
+           std::optional<int> threads, Index checkpoint_every, bool reversible) {
+            return by_dtype<CostCall>(X, Y, V, b, W, mu, sample_weight, o, head, w1, w2, w_head, grad, input_grad,
+                                      costates, threads, checkpoint_every, reversible);
         },
         py::arg("X"), py::arg("Y"), py::arg("V"), py::arg("b"), py::arg("W"), py::arg("mu"),
-        py::arg("sample_weight"), py::arg("T"), py::arg("form"), py::arg("activation"), py::arg("head"),
-        py::arg("w1"), py::arg("w2"), py::arg("w_head"), py::arg("gamma"), py::arg("grad"), py::arg("input_grad"),
-        py::arg("threads"), py::arg("checkpoint_every") = 0,
-        "(loss, dV, db, dW, dmu, dX); the gradients are None unless grad.");
+        py::arg("sample_weight"), py::arg("options"), py::arg("head"), py::arg("w1"), py::arg("w2"),
+        py::arg("w_head"), py::arg("grad"), py::arg("input_grad"), py::arg("costates") = false,
+        py::arg("threads") = py::none(), py::arg("checkpoint_every") = 0, py::arg("reversible") = false,
+        "(loss, dV, db, dW, dmu, dX, P); the gradients are None unless grad.");
+
+    m.def(
+        "tangent",
+        [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o, const py::object& Xdot,
+           const py::object& dV, const py::object& db, bool per_layer, std::optional<int> threads) {
+            return by_dtype<TangentCall>(X, V, b, o, Xdot, dV, db, per_layer, threads);
+        },
+        py::arg("X"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("dX"), py::arg("dV"), py::arg("db"),
+        py::arg("per_layer"), py::arg("threads"),
+        "(final states (N, d), their derivative along (dX, dV, db): (N, d), or (L+1, N, d) per layer).");
+
+    m.def(
+        "layer_hamiltonian",
+        [](const py::array& X, const py::array& P, const py::array& V, const py::array& b, const NetOptions& o,
+           std::optional<int> threads) { return by_dtype<LayerHamiltonianCall>(X, P, V, b, o, threads); },
+        py::arg("X"), py::arg("P"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("threads"),
+        "(sum_i P_i . f(X_i), its gradient with respect to V and b) for one layer (V, b with a leading axis of 1).");
 
     m.def(
         "activation",

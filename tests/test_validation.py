@@ -114,38 +114,29 @@ def test_private_core_checks_its_arrays_too():
     """A direct caller of _core gets an exception, not a crash."""
     core = resode._core
     X, V, b = np.zeros((4, 3)), np.zeros((2, 3, 3)), np.zeros((2, 3))
+    opt = core.NetOptions(1.0, "inner", "tanh")
     with pytest.raises(TypeError, match="V"):
-        core.forward(X, V.astype(np.float32), b, 1.0, "inner", "tanh", 0.0, None, False)
+        core.forward(X, V.astype(np.float32), b, opt, None, False)
     with pytest.raises(ValueError, match="b"):
-        core.forward(X, V, np.zeros((3, 3)), 1.0, "inner", "tanh", 0.0, None, False)
+        core.forward(X, V, np.zeros((3, 3)), opt, None, False)
     with pytest.raises(ValueError, match="form"):
-        core.forward(X, V, b, 1.0, "nope", "tanh", 0.0, None, False)
+        core.forward(X, V, b, core.NetOptions(1.0, "nope", "tanh"), None, False)
+    with pytest.raises(ValueError, match="scheme"):
+        core.forward(X, V, b, core.NetOptions(1.0, "inner", "tanh", "verlet"), None, False)
+    with pytest.raises(ValueError, match="even"):
+        core.forward(X, V, b, core.NetOptions(1.0, "hamiltonian", "tanh"), None, False)
+    with pytest.raises(ValueError, match="n_layers"):
+        core.forward(X, V, b, core.NetOptions(1.0, "inner", "tanh", n_layers=1), None, False)
     with pytest.raises(ValueError, match="C-contiguous"):
-        core.forward(
-            np.asfortranarray(np.zeros((4, 3))), V, b, 1.0, "inner", "tanh", 0.0, None, False
-        )
+        core.forward(np.asfortranarray(np.zeros((4, 3))), V, b, opt, None, False)
     W, mu = np.zeros((3, 3)), np.zeros(3)
+    labels = np.array([0, 1, 5, 0])
     with pytest.raises(ValueError, match="labels"):
-        core.cost(
-            X,
-            np.array([0, 1, 5, 0]),
-            V,
-            b,
-            W,
-            mu,
-            None,
-            1.0,
-            "inner",
-            "tanh",
-            "softmax",
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            True,
-            False,
-            None,
-        )
+        core.cost(X, labels, V, b, W, mu, None, opt, "softmax", 0.0, 0.0, 0.0, True, False)
+    with pytest.raises(ValueError, match="reversible"):
+        core.cost(X, X, V, b, None, None, None, opt, "state", 0.0, 0.0, 0.0, True, False, reversible=True)
+    with pytest.raises(ValueError, match="one layer"):
+        core.layer_hamiltonian(X, X, V, b, opt, None)
 
 
 def test_private_core_refuses_non_arrays_instead_of_reading_freed_memory():

@@ -1,4 +1,5 @@
-// Definitions behind api.hpp: the run-time form picks the sweep instantiation.
+// Definitions behind api.hpp for one form: the run-time scheme picks the sweep
+// instantiation. Included by the kernels_<form>.cpp translation units only.
 #pragma once
 
 #include "resode/api.hpp"
@@ -6,17 +7,54 @@
 
 namespace resode {
 
-template <class T>
-void forward(const Network<T>& net, const T* X, Index N, T* out, bool trajectory, const RunOptions& opt) {
-    with_form(net.form, [&](auto form) { forward_sweep<decltype(form)>(net, X, N, out, trajectory, opt); });
+template <Form F> struct FieldOf;
+template <> struct FieldOf<Form::Inner> { using type = Inner; };
+template <> struct FieldOf<Form::Outer> { using type = Outer; };
+template <> struct FieldOf<Form::Symmetric> { using type = Symmetric; };
+template <> struct FieldOf<Form::Antisymmetric> { using type = Antisymmetric; };
+template <> struct FieldOf<Form::ResNetD> { using type = ResNetD; };
+template <> struct FieldOf<Form::Hamiltonian> { using type = Hamiltonian; };
+template <> struct FieldOf<Form::HamiltonianHR> { using type = HamiltonianHR; };
+
+template <Form F, class T>
+void FormKernels<F, T>::forward(const Network<T>& net, const T* X, Index N, T* out, bool trajectory,
+                                const RunOptions& opt) {
+    with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
+        forward_sweep<decltype(s)>(net, X, N, out, trajectory, opt);
+    });
 }
 
-template <class T>
-double cost(const Network<T>& net, const Cost<T>& c, const T* X, Index N, const Gradients<T>* grads,
-            const RunOptions& opt, Index checkpoint_every) {
-    return with_form(net.form, [&](auto form) {
-        return cost_sweep<decltype(form)>(net, c, X, N, grads, opt, checkpoint_every);
+template <Form F, class T>
+double FormKernels<F, T>::cost(const Network<T>& net, const Cost<T>& c, const T* X, Index N,
+                               const Gradients<T>* grads, const RunOptions& opt, Index checkpoint_every,
+                               bool reversible) {
+    return with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
+        return cost_sweep<decltype(s)>(net, c, X, N, grads, opt, checkpoint_every, reversible);
     });
+}
+
+template <Form F, class T>
+void FormKernels<F, T>::tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV,
+                                const T* db, T* x_out, T* out, bool per_layer, const RunOptions& opt) {
+    with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
+        tangent_sweep<decltype(s)>(net, X, N, Xdot, dV, db, x_out, out, per_layer, opt);
+    });
+}
+
+template <Form F, class T>
+double FormKernels<F, T>::layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
+                                            const RunOptions& opt) {
+    return layer_hamiltonian_sweep<typename FieldOf<F>::type>(net, X, P, N, dV, db, opt);
+}
+
+template <Form F, class T>
+Index FormKernels<F, T>::v_size(Index d) {
+    return FieldOf<F>::type::v_size(d);
+}
+
+template <Form F, class T>
+Index FormKernels<F, T>::b_size(Index d) {
+    return FieldOf<F>::type::b_size(d);
 }
 
 }  // namespace resode

@@ -1,16 +1,20 @@
-// The three sweeps, written once for every form: the forward Euler sweep
-// x_{k+1} = x_k + h f_k(x_k), the backward adjoint sweep
-// p_k = p_{k+1} + h (df_k/dx)^T p_{k+1} (+ running term), and the accumulation
-// of parameter gradients over samples (DESIGN.md section 1). A form is a type
-// with step() and adjoint(); the activation and head are chosen per block.
+// The sweeps, written once for every form and scheme: the forward sweep
+// x_{k+1} = P(Phi_k(x_k)), the backward adjoint sweep
+// p_k = (dPhi_k/dx)^T (P' * p_{k+1}) (+ running term), the accumulation of
+// parameter gradients over samples (DESIGN.md section 1), and the tangent
+// (forward-mode) sweep. Phi_k is one step of a scheme (schemes.hpp) for a form
+// (forms/*.hpp); P is the identity or relu (project). The scheme and form are
+// template parameters; the activation and head are chosen per block.
 #pragma once
 
 #include "resode/cost.hpp"
 #include "resode/forms/antisymmetric.hpp"
 #include "resode/forms/inner.hpp"
 #include "resode/forms/outer.hpp"
+#include "resode/forms/resnet_d.hpp"
 #include "resode/forms/symmetric.hpp"
 #include "resode/parallel.hpp"
+#include "resode/schemes.hpp"
 
 #include <cstring>
 #include <limits>
@@ -19,27 +23,41 @@
 
 namespace resode {
 
-// The layers as a form sees them, with derived matrices computed once per call.
+// The layers as a form sees them: layer k's slices of V and b (those of its
+// parameter group) and the data derived from them, computed once per call.
 template <class Form, class T>
 class Layers {
 public:
-    explicit Layers(const Network<T>& net) : net_(net) {
-        if constexpr (Form::kDerivedMatrix) {
-            const Index dd = net.d * net.d;
-            derived_.resize(static_cast<std::size_t>(net.L * dd));
-            for (Index k = 0; k < net.L; ++k)
-                Form::derived_matrix(net.V_k(k), net.gamma, RowMap<T>(derived_.data() + k * dd, net.d, net.d));
+    Layers(const Network<T>& net, const T* V, const T* b, T gamma)
+        : d_(net.d), share_(net.share), V_(V), b_(b), vs_(Form::v_size(net.d)), bs_(Form::b_size(net.d)),
+          ds_(Form::derived_size(net.d)) {
+        if constexpr (Form::derived_size(2) > 0) {
+            derived_.resize(static_cast<std::size_t>(net.groups * ds_));
+            for (Index g = 0; g < net.groups; ++g) Form::derive(V + g * vs_, gamma, d_, derived_.data() + g * ds_);
         }
     }
+    explicit Layers(const Network<T>& net) : Layers(net, net.V, net.b, net.gamma) {}
+
     Layer<T> operator[](Index k) const {
-        const T* A = Form::kDerivedMatrix ? derived_.data() + k * net_.d * net_.d : net_.V + k * net_.d * net_.d;
-        return Layer<T>{CRowMap<T>(A, net_.d, net_.d), net_.b_k(k)};
+        const Index g = k / share_;
+        return Layer<T>{V_ + g * vs_, ds_ > 0 ? derived_.data() + g * ds_ : nullptr, b_ + g * bs_, d_};
     }
 
 private:
-    const Network<T>& net_;
+    Index d_, share_;
+    const T* V_;
+    const T* b_;
+    Index vs_, bs_, ds_;
     std::vector<T> derived_;
 };
+
+// Layer k's step Phi_k followed by the projection: xn = P(Phi_k(x)).
+template <class Scheme, class T>
+void layer_step(const Network<T>& net, const Layer<T>& l, CMatMap<T> x, MatMap<T> xn, Scratch<T>& ws,
+                T* cache = nullptr) {
+    Scheme::step(l, net.activation, x, xn, net.h, ws, cache);
+    if (net.project) relu_in_place(xn);
+}
 
 // Where a block first overflowed: the smallest layer and the number of samples.
 struct Overflow {
@@ -59,13 +77,13 @@ Index nonfinite_columns(CMatMap<T> x) {
 
 // Recomputes a block's forward sweep in place in `buf` to find the first layer
 // whose step produced a non-finite state. Only runs after an overflow.
-template <class Form, class T>
-Overflow locate_overflow(const Network<T>& net, const Layers<Form, T>& layers, CMatMap<T> x0, MatMap<T> buf,
-                         Scratch<T>& ws) {
+template <class Scheme, class T>
+Overflow locate_overflow(const Network<T>& net, const Layers<typename Scheme::Field, T>& layers, CMatMap<T> x0,
+                         MatMap<T> buf, Scratch<T>& ws) {
     Overflow o;
     buf = x0;
     for (Index k = 0; k < net.L; ++k) {
-        Form::step(layers[k], net.activation, as_const(buf), buf, net.h, ws);
+        layer_step<Scheme>(net, layers[k], as_const(buf), buf, ws);
         if (!buf.allFinite()) {
             o.layer = std::min(o.layer, k);
             break;
@@ -73,7 +91,7 @@ Overflow locate_overflow(const Network<T>& net, const Layers<Form, T>& layers, C
     }
     // a non-finite component stays non-finite: x + h f is inf or NaN
     for (Index k = o.layer < net.L ? o.layer + 1 : net.L; k < net.L; ++k)
-        Form::step(layers[k], net.activation, as_const(buf), buf, net.h, ws);
+        layer_step<Scheme>(net, layers[k], as_const(buf), buf, ws);
     o.samples = nonfinite_columns(as_const(buf));
     return o;
 }
@@ -84,10 +102,10 @@ inline std::string overflow_message(const Overflow& o, Index N) {
 }
 
 // forward (out is (N, d)) or trajectory (out is (L+1, N, d)).
-template <class Form, class T>
+template <class Scheme, class T>
 void forward_sweep(const Network<T>& net, const T* X, Index N, T* out, bool trajectory, const RunOptions& opt) {
     const Index d = net.d, L = net.L;
-    const Layers<Form, T> layers(net);
+    const Layers<typename Scheme::Field, T> layers(net);
     const BlockRange blocks{N, block_size(d, sizeof(T))};
     Overflow overflow;
     struct Workspace {
@@ -105,42 +123,58 @@ void forward_sweep(const Network<T>& net, const T* X, Index N, T* out, bool traj
         auto slab = [&](Index k) { return MatMap<T>(out + (trajectory ? k * N * d : 0) + start * d, d, n); };
         slab(0) = x0;
         for (Index k = 0; k < L; ++k) {
-            Form::step(layers[k], net.activation, as_const(slab(k)), slab(k + 1), net.h, w.scratch);
+            layer_step<Scheme>(net, layers[k], as_const(slab(k)), slab(k + 1), w.scratch);
             if (stop.poll()) return;
         }
-        if (!slab(L).allFinite()) w.overflow = locate_overflow(net, layers, x0, slab(L), w.scratch);
+        if (!slab(L).allFinite()) w.overflow = locate_overflow<Scheme>(net, layers, x0, slab(L), w.scratch);
     };
     auto reduce = [&](Index, Workspace& w) { overflow.merge(w.overflow); };
     ordered_blocks(blocks.count(), opt, make, body, reduce);
     if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "forward", overflow_message(overflow, N));
 }
 
-// J (DESIGN.md section 1) and, when grads is given, its gradients.
+// J (DESIGN.md section 1) and, when grads is given, its gradients (and, with
+// grads->P, the costates of every layer).
 //
 // With checkpoint_every = c in [1, L), the gradient sweep keeps only every c-th
 // state of a block in the forward pass and recomputes each segment of c layers
-// (with the forms' caches) just before its adjoint, so that a block needs
+// (with the steps' caches) just before its adjoint, so that a block needs
 // about L / c + 2c states instead of L: c ~ sqrt(L) makes it O(sqrt(L)). The
 // recomputation repeats the same operations, so the results are bitwise the same.
-template <class Form, class T>
+//
+// With reversible (schemes that can be inverted), the forward pass keeps no
+// state at all and the backward pass reconstructs x_k from x_{k+1} by the
+// inverse step: memory independent of L, results equal up to the rounding
+// error of the reconstruction.
+template <class Scheme, class T>
 double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index N, const Gradients<T>* grads,
-                  const RunOptions& opt, Index checkpoint_every = 0) {
-    const Index d = net.d, L = net.L, m = cost.m, dd = d * d;
+                  const RunOptions& opt, Index checkpoint_every = 0, bool reversible = false) {
+    using Field = typename Scheme::Field;
+    const Index d = net.d, L = net.L, m = cost.m, G = net.groups;
+    const Index vs = Field::v_size(d), bs = Field::b_size(d);
     const bool want_grad = grads != nullptr;
+    if constexpr (!Scheme::kReversible)
+        if (reversible) throw std::invalid_argument("reversible needs scheme 'symplectic_euler' or 'verlet'");
+    if (reversible && net.project) throw std::invalid_argument("reversible cannot be combined with project");
+    reversible = reversible && want_grad;
     // layers per segment of the backward sweep; fewer than L means recomputing
-    const Index seg = want_grad && checkpoint_every > 0 ? std::min(checkpoint_every, L) : L;
-    const bool recompute = seg < L;
+    const Index seg = want_grad && !reversible && checkpoint_every > 0 ? std::min(checkpoint_every, L)
+                      : reversible                                      ? 1
+                                                                        : L;
+    const bool recompute = !reversible && seg < L;
     const Index n_segments = (L + seg - 1) / seg;
     const bool has_head_params = cost.head != Head::State;
     const bool tracking = cost.w1 > 0;
     const T h = net.h, w1h = T(cost.w1) * net.h;
-    const Layers<Form, T> layers(net);
+    const Layers<Field, T> layers(net);
     const BlockRange blocks{N, block_size(d, sizeof(T))};
 
     struct Workspace {
+        Workspace(Index d_, Index cols, Index head_rows) : scratch(d_, cols), head(head_rows, cols) {}
         Scratch<T> scratch;
         HeadScratch<T> head;
-        Mat<T> states;       // gradient: the states x_{k0+1}..x_{k0+seg} of a segment; loss: one
+        Mat<T> states;       // gradient: the states x_{k0+1}..x_{k0+seg} of a segment; loss and
+                             // reversible: the running state (and the one before it)
         Mat<T> checkpoints;  // recomputing: slot s holds x_{s seg} (s = 1..n_segments-1), the
                              // last slot the running state of the forward sweep
         Mat<T> cache;        // gradient: what each layer's step keeps for its adjoint
@@ -151,14 +185,14 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
     };
     auto make = [&] {
         const Index cols = blocks.capacity();
-        Workspace w{Scratch<T>(d, cols), HeadScratch<T>(std::max(m, d), cols)};
-        w.states.resize(d, (want_grad ? seg : 1) * cols);
+        Workspace w(d, cols, std::max(m, d));
+        w.states.resize(d, (reversible ? 2 : want_grad ? seg : 1) * cols);
         if (recompute) w.checkpoints.resize(d, (n_segments + 1) * cols);
         if (want_grad) {
-            w.cache.resize(d, seg * Form::kCached * cols);
+            w.cache.resize(d, seg * Scheme::kCached * cols);
             w.p.resize(d, cols);
-            w.gV.resize(L * dd);
-            w.gb.resize(L * d);
+            w.gV.resize(G * vs);
+            w.gb.resize(G * bs);
             if (has_head_params) {
                 w.gW.resize(m * d);
                 w.gmu.resize(m);
@@ -167,7 +201,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         return w;
     };
 
-    std::vector<double> acc_V(want_grad ? L * dd : 0), acc_b(want_grad ? L * d : 0);
+    std::vector<double> acc_V(want_grad ? G * vs : 0), acc_b(want_grad ? G * bs : 0);
     std::vector<double> acc_W(want_grad && has_head_params ? m * d : 0), acc_mu(want_grad && has_head_params ? m : 0);
     double loss = 0;
     Overflow overflow;
@@ -185,9 +219,9 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         // (so that checkpointing is bitwise neutral).
         const Index stride = d * blocks.capacity();
         auto slab = [&](Mat<T>& buf, Index i) { return MatMap<T>(buf.data() + i * stride, d, n); };
-        // layer k's cache slot within its segment: Form::kCached arrays of d x n
+        // layer k's cache slot within its segment: Scheme::kCached arrays of d x n
         auto cache = [&](Index k) {
-            return want_grad ? w.cache.data() + (k % seg) * Form::kCached * stride : nullptr;
+            return want_grad ? w.cache.data() + (k % seg) * Scheme::kCached * stride : nullptr;
         };
         // x_k for k in a segment [k0, k0 + seg]: its start (the input, or a
         // checkpoint) for k = k0, then the segment's slabs of w.states
@@ -196,10 +230,11 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
             if (k == 0) return MatMap<T>(const_cast<T*>(x0.data()), d, n);  // read only
             return slab(w.checkpoints, k0 / seg);
         };
+        auto costate = [&](Index k) { return MatMap<T>(grads->P + k * N * d + start * d, d, n); };
 
         // Forward sweep. Stored: every state (gradient), the checkpoints
-        // (recomputing), or nothing but the current state (loss only).
-        const bool keep_all = want_grad && !recompute;
+        // (recomputing), or nothing but the current state (loss only, reversible).
+        const bool keep_all = want_grad && !recompute && !reversible;
         Mat<T>& running_buf = recompute ? w.checkpoints : w.states;
         const Index last = recompute ? n_segments : 0;  // the slot of the running state
         auto forward_state = [&](Index k) -> MatMap<T> {
@@ -209,15 +244,15 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         };
         double running = 0;
         for (Index k = 0; k < L; ++k) {
-            Form::step(layers[k], net.activation, as_const(forward_state(k)), forward_state(k + 1), h, w.scratch,
-                       keep_all ? cache(k) : nullptr);
+            layer_step<Scheme>(net, layers[k], as_const(forward_state(k)), forward_state(k + 1), w.scratch,
+                               keep_all ? cache(k) : nullptr);
             if (recompute && (k + 1) % seg == 0 && k + 1 < L) slab(w.checkpoints, (k + 1) / seg) = forward_state(k + 1);
             if (tracking && k + 1 < L) running += tracking_cost(slice, as_const(forward_state(k + 1)), w.head);
             if (stop.poll()) return;
         }
         const MatMap<T> x_final = forward_state(L);
         if (!x_final.allFinite()) {
-            w.overflow = locate_overflow(net, layers, x0, x_final, w.scratch);
+            w.overflow = locate_overflow<Scheme>(net, layers, x0, x_final, w.scratch);
             return;
         }
         T* p_data = want_grad ? w.p.data() : nullptr;
@@ -226,20 +261,44 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
                  double(w1h) * running;
         if (!want_grad) return;
 
-        // Backward sweep, segment by segment from the last.
+        // Backward sweep, segment by segment from the last (reversible: layer by
+        // layer, each state reconstructed from the next).
         MatMap<T> p(p_data, d, n);
-        for (Index s = n_segments - 1; s >= 0; --s) {
-            const Index k0 = s * seg, k1 = std::min(k0 + seg, L);
-            if (recompute)
-                for (Index k = k0; k < k1; ++k)
-                    Form::step(layers[k], net.activation, as_const(segment_state(k0, k)), segment_state(k0, k + 1), h,
-                               w.scratch, cache(k));
-            for (Index k = k1 - 1; k >= k0; --k) {
-                const CMatMap<T> x = as_const(segment_state(k0, k));
-                Form::adjoint(layers[k], net.activation, x, p, RowMap<T>(w.gV.data() + k * dd, d, d),
-                              VecMap<T>(w.gb.data() + k * d, d), h, w.scratch, cache(k));
-                if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
-                if (stop.poll()) return;
+        if (grads->P) costate(L) = p;
+        auto adjoint = [&](Index k, CMatMap<T> x, CMatMap<T> x_next) {
+            const Index g = net.group(k);
+            const LayerGrad<T> grad{w.gV.data() + g * vs, w.gb.data() + g * bs, d};
+            // the first visit of a group in this block (layers run backwards) starts its sums
+            if (k == L - 1 || net.group(k + 1) != g) {
+                VecMap<T>(grad.V, vs).setZero();
+                VecMap<T>(grad.b, bs).setZero();
+            }
+            if (net.project) p.array() *= (x_next.array() > T(0)).template cast<T>();
+            Scheme::adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, cache(k));
+            if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
+            if (grads->P) costate(k) = p;
+        };
+        if (reversible) {
+            if constexpr (Scheme::kReversible) {
+                MatMap<T> next = slab(w.states, 0), prev = slab(w.states, 1);
+                for (Index k = L - 1; k >= 0; --k) {
+                    Scheme::inverse(layers[k], net.activation, as_const(next), prev, h, w.scratch, cache(k));
+                    adjoint(k, as_const(prev), as_const(next));
+                    std::swap(next, prev);
+                    if (stop.poll()) return;
+                }
+            }
+        } else {
+            for (Index s = n_segments - 1; s >= 0; --s) {
+                const Index k0 = s * seg, k1 = std::min(k0 + seg, L);
+                if (recompute)
+                    for (Index k = k0; k < k1; ++k)
+                        layer_step<Scheme>(net, layers[k], as_const(segment_state(k0, k)), segment_state(k0, k + 1),
+                                           w.scratch, cache(k));
+                for (Index k = k1 - 1; k >= k0; --k) {
+                    adjoint(k, as_const(segment_state(k0, k)), as_const(segment_state(k0, k + 1)));
+                    if (stop.poll()) return;
+                }
             }
         }
         if (grads->dX) MatMap<T>(grads->dX + start * d, d, n) = p;
@@ -263,33 +322,139 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
     ordered_blocks(blocks.count(), opt, make, body, reduce);
     if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "forward", overflow_message(overflow, N));
 
-    // Regularisers: (w2 h / 2) sum_k |theta_k|^2 and (w_head / 2) |theta_head|^2.
+    // Regularisers: (w2 h / 2) sum over layers |theta_k|^2 (a group counts once
+    // per layer that uses it) and (w_head / 2) |theta_head|^2.
     auto sq = [](const T* a, Index n) { return Eigen::Map<const Vec<T>>(a, n).template cast<double>().squaredNorm(); };
     const double w2h = cost.w2 * double(h);
-    loss += 0.5 * w2h * (sq(net.V, L * dd) + sq(net.b, L * d));
+    for (Index g = 0; g < G; ++g)
+        loss += 0.5 * w2h * double(net.group_layers(g)) * (sq(net.V + g * vs, vs) + sq(net.b + g * bs, bs));
     if (has_head_params) loss += 0.5 * cost.w_head * (sq(cost.W, m * d) + sq(cost.mu, m));
     if (!std::isfinite(loss))
         throw NonFinite(L, 0, "loss", "the loss is not finite (overflow in the cost of the final states)");
     if (!want_grad) return loss;
 
     // gradient = accumulated sample terms + regulariser terms, in the compute dtype
-    auto finish = [](T* out, const std::vector<double>& acc, const T* theta, double weight) {
-        for (std::size_t i = 0; i < acc.size(); ++i) out[i] = T(acc[i] + weight * double(theta[i]));
-        return Eigen::Map<const Vec<T>>(out, static_cast<Index>(acc.size())).allFinite();
+    auto finish = [](T* out, const std::vector<double>& acc, const T* theta, Index offset, Index n, double weight) {
+        for (Index i = offset; i < offset + n; ++i) out[i] = T(acc[i] + weight * double(theta[i]));
     };
-    bool finite = finish(grads->dV, acc_V, net.V, w2h);
-    finite &= finish(grads->db, acc_b, net.b, w2h);
-    if (has_head_params) {
-        finite &= finish(grads->dW, acc_W, cost.W, cost.w_head);
-        finite &= finish(grads->dmu, acc_mu, cost.mu, cost.w_head);
+    for (Index g = 0; g < G; ++g) {
+        const double weight = w2h * double(net.group_layers(g));
+        finish(grads->dV, acc_V, net.V, g * vs, vs, weight);
+        finish(grads->db, acc_b, net.b, g * bs, bs, weight);
     }
-    if (grads->dX) finite &= CMatMap<T>(grads->dX, d, N).allFinite();
+    if (has_head_params) {
+        finish(grads->dW, acc_W, cost.W, 0, m * d, cost.w_head);
+        finish(grads->dmu, acc_mu, cost.mu, 0, m, cost.w_head);
+    }
+    auto all_finite = [](const T* a, Index n) { return Eigen::Map<const Vec<T>>(a, n).allFinite(); };
+    bool finite = all_finite(grads->dV, G * vs) && all_finite(grads->db, G * bs);
+    if (has_head_params) finite = finite && all_finite(grads->dW, m * d) && all_finite(grads->dmu, m);
+    if (grads->dX) finite = finite && all_finite(grads->dX, N * d);
     if (!finite)
         throw NonFinite(-1, 0, "backward", "the backward (adjoint) sweep overflowed: gradients are not finite");
     return loss;
 }
 
-// Runs fn(FormType{}) for the form chosen at run time.
+// The tangent (forward-mode) sweep: the derivative of the final states (or,
+// with per_layer, of every state) along a direction (Xdot, dV, db) of the
+// inputs and parameters; Xdot or dV/db may be null (zero). Also writes the
+// final states to x_out when given.
+template <class Scheme, class T>
+void tangent_sweep(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db, T* x_out,
+                   T* out, bool per_layer, const RunOptions& opt) {
+    using Field = typename Scheme::Field;
+    const Index d = net.d, L = net.L;
+    const Layers<Field, T> layers(net);
+    std::optional<Layers<Field, T>> dlayers;
+    if (dV) dlayers.emplace(net, dV, db, T(0));  // derived data is linear in V (gamma enters only the value)
+    const BlockRange blocks{N, block_size(d, sizeof(T))};
+    Overflow overflow;
+    struct Workspace {
+        Scratch<T> scratch;
+        Mat<T> x;
+        Overflow overflow;
+    };
+    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), Mat<T>(d, blocks.capacity()), {}}; };
+    auto body = [&](Index blk, Workspace& w, StopToken& stop) {
+        const Index n = blocks.cols(blk), start = blocks.start(blk);
+        w.scratch.set_cols(n);
+        w.overflow = Overflow{};
+        const CMatMap<T> x0(X + start * d, d, n);
+        MatMap<T> x = x_out ? MatMap<T>(x_out + start * d, d, n) : MatMap<T>(w.x.data(), d, n);
+        auto slab = [&](Index k) { return MatMap<T>(out + (per_layer ? k * N * d : 0) + start * d, d, n); };
+        x = x0;
+        if (Xdot)
+            slab(0) = CMatMap<T>(Xdot + start * d, d, n);
+        else
+            slab(0).setZero();
+        for (Index k = 0; k < L; ++k) {
+            if (per_layer) slab(k + 1) = slab(k);
+            MatMap<T> xd = slab(k + 1);
+            const Layer<T> dl = dlayers ? (*dlayers)[k] : Layer<T>{};
+            Scheme::tangent(layers[k], dlayers ? &dl : nullptr, net.activation, x, xd, net.h, w.scratch);
+            if (net.project) {
+                xd.array() *= (x.array() > T(0)).template cast<T>();
+                relu_in_place(x);
+            }
+            if (stop.poll()) return;
+        }
+        if (!x.allFinite() || !slab(L).allFinite()) {
+            MatMap<T> buf(w.x.data(), d, n);
+            w.overflow = locate_overflow<Scheme>(net, layers, x0, buf, w.scratch);
+            if (!w.overflow.any()) w.overflow = Overflow{L, nonfinite_columns(as_const(slab(L)))};
+        }
+    };
+    auto reduce = [&](Index, Workspace& w) { overflow.merge(w.overflow); };
+    ordered_blocks(blocks.count(), opt, make, body, reduce);
+    if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "tangent", overflow_message(overflow, N));
+}
+
+// One layer's Hamiltonian sum_i P_i . f(X_i; theta) and its gradient with
+// respect to theta (the layer step of the method of successive approximations).
+template <class Field, class T>
+double layer_hamiltonian_sweep(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
+                               const RunOptions& opt) {
+    const Index d = net.d, vs = Field::v_size(d), bs = Field::b_size(d);
+    const Layers<Field, T> layers(net);
+    const BlockRange blocks{N, block_size(d, sizeof(T))};
+    struct Workspace {
+        Scratch<T> scratch;
+        Mat<T> f, cache, sink;
+        Vec<T> gV, gb;
+        double value = 0;
+    };
+    auto make = [&] {
+        const Index cols = blocks.capacity();
+        return Workspace{Scratch<T>(d, cols), Mat<T>(d, cols), Mat<T>(d, Field::kCached * cols), Mat<T>(d, cols),
+                         Vec<T>(vs), Vec<T>(bs)};
+    };
+    std::vector<double> acc_V(vs, 0.0), acc_b(bs, 0.0);
+    double value = 0;
+    auto body = [&](Index blk, Workspace& w, StopToken&) {
+        const Index n = blocks.cols(blk), start = blocks.start(blk);
+        w.scratch.set_cols(n);
+        const CMatMap<T> x(X + start * d, d, n), p(P + start * d, d, n);
+        MatMap<T> f(w.f.data(), d, n), sink(w.sink.data(), d, n);
+        Field::field(layers[0], net.activation, x, f, w.scratch, w.cache.data());
+        w.value = (f.array() * p.array()).template cast<double>().sum();
+        w.gV.setZero();
+        w.gb.setZero();
+        sink.setZero();  // the input cotangent, not wanted here
+        Field::adjoint(layers[0], net.activation, x, p, sink, T(1), LayerGrad<T>{w.gV.data(), w.gb.data(), d},
+                       w.scratch, w.cache.data());
+    };
+    auto reduce = [&](Index, Workspace& w) {
+        value += w.value;
+        for (Index i = 0; i < vs; ++i) acc_V[i] += double(w.gV[i]);
+        for (Index i = 0; i < bs; ++i) acc_b[i] += double(w.gb[i]);
+    };
+    ordered_blocks(blocks.count(), opt, make, body, reduce);
+    for (Index i = 0; i < vs; ++i) dV[i] = T(acc_V[i]);
+    for (Index i = 0; i < bs; ++i) db[i] = T(acc_b[i]);
+    return value;
+}
+
+// Runs fn(FieldType{}) for the form chosen at run time.
 template <class Fn>
 decltype(auto) with_form(Form form, Fn&& fn) {
     switch (form) {
@@ -297,8 +462,33 @@ decltype(auto) with_form(Form form, Fn&& fn) {
         case Form::Outer: return fn(Outer{});
         case Form::Symmetric: return fn(Symmetric{});
         case Form::Antisymmetric: return fn(Antisymmetric{});
+        case Form::ResNetD: return fn(ResNetD{});
+        case Form::Hamiltonian: return fn(Hamiltonian{});
+        case Form::HamiltonianHR: return fn(HamiltonianHR{});
     }
     throw std::invalid_argument("unknown form");
+}
+
+template <class F>
+constexpr bool is_split_v = std::is_same_v<F, Hamiltonian> || std::is_same_v<F, HamiltonianHR>;
+
+// Runs fn(SchemeType{}) for the scheme chosen at run time, on the field F.
+template <class F, class Fn>
+decltype(auto) with_scheme(Scheme scheme, Fn&& fn) {
+    switch (scheme) {
+        case Scheme::Euler: return fn(Euler<F>{});
+        case Scheme::Heun: return fn(Heun<F>{});
+        case Scheme::RK4: return fn(RK4<F>{});
+        case Scheme::SymplecticEuler:
+        case Scheme::Verlet:
+            if constexpr (is_split_v<F>) {
+                if (scheme == Scheme::SymplecticEuler) return fn(SymplecticEuler<F>{});
+                return fn(Verlet<F>{});
+            } else {
+                throw std::invalid_argument("the symplectic schemes need form 'hamiltonian' or 'hamiltonian_hr'");
+            }
+    }
+    throw std::invalid_argument("unknown scheme");
 }
 
 }  // namespace resode

@@ -4,6 +4,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -27,7 +28,9 @@ template <class T> using VecMap = Eigen::Map<Vec<T>>;
 template <class T> using CVecMap = Eigen::Map<const Vec<T>>;
 template <class T> using CRowVecMap = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
 
-enum class Form { Inner, Outer, Symmetric, Antisymmetric };
+enum class Form { Inner, Outer, Symmetric, Antisymmetric, ResNetD, Hamiltonian, HamiltonianHR };
+// How a layer's step integrates its (piecewise constant in time) vector field.
+enum class Scheme { Euler, Heun, RK4, SymplecticEuler, Verlet };
 enum class Activation { Tanh, Relu, Sigmoid, Softplus, LeakyRelu, Identity };
 enum class Head { State, Linear, Softmax, Logistic };
 
@@ -36,9 +39,25 @@ inline Form parse_form(const std::string& name) {
     if (name == "outer") return Form::Outer;
     if (name == "symmetric") return Form::Symmetric;
     if (name == "antisymmetric") return Form::Antisymmetric;
-    throw std::invalid_argument("form must be one of 'inner', 'outer', 'symmetric', "
-                                "'antisymmetric'; got '" + name + "'");
+    if (name == "resnet_d") return Form::ResNetD;
+    if (name == "hamiltonian") return Form::Hamiltonian;
+    if (name == "hamiltonian_hr") return Form::HamiltonianHR;
+    throw std::invalid_argument("form must be one of 'inner', 'outer', 'symmetric', 'antisymmetric', "
+                                "'resnet_d', 'hamiltonian', 'hamiltonian_hr'; got '" + name + "'");
 }
+
+inline Scheme parse_scheme(const std::string& name) {
+    if (name == "euler") return Scheme::Euler;
+    if (name == "heun") return Scheme::Heun;
+    if (name == "rk4") return Scheme::RK4;
+    if (name == "symplectic_euler") return Scheme::SymplecticEuler;
+    if (name == "verlet") return Scheme::Verlet;
+    throw std::invalid_argument("scheme must be one of 'euler', 'heun', 'rk4', 'symplectic_euler', 'verlet'; got '" +
+                                name + "'");
+}
+
+inline bool is_hamiltonian(Form f) { return f == Form::Hamiltonian || f == Form::HamiltonianHR; }
+inline bool is_partitioned(Scheme s) { return s == Scheme::SymplecticEuler || s == Scheme::Verlet; }
 
 inline Activation parse_activation(const std::string& name) {
     if (name == "tanh") return Activation::Tanh;
@@ -60,20 +79,28 @@ inline Head parse_head(const std::string& name) {
                                 "'logistic'; got '" + name + "'");
 }
 
-// The residual network x_{k+1} = x_k + h f_k(x_k), k = 0..L-1 (0-based).
+// The residual network x_{k+1} = P(Phi_k(x_k)), k = 0..L-1 (0-based): Phi_k one
+// step of `scheme` for the vector field f_k, P the identity or relu (project).
+// Layers share parameters in groups of `share` consecutive steps: layer k uses
+// group k / share of V and b (share = 1: every layer its own).
 template <class T>
 struct Network {
     Index d = 0;            // state dimension
     Index L = 0;            // number of layers
+    Index groups = 0;       // parameter groups: ceil(L / share)
+    Index share = 1;        // layers per group
     T h = T(1);             // step T / L
     Form form = Form::Inner;
+    Scheme scheme = Scheme::Euler;
     Activation activation = Activation::Tanh;
+    bool project = false;   // post-activation relu after each step
     T gamma = T(0);         // antisymmetric damping
-    const T* V = nullptr;   // (L, d, d) C order
-    const T* b = nullptr;   // (L, d)
+    const T* V = nullptr;   // (groups, ...) C order; the form fixes the per-group shape
+    const T* b = nullptr;   // (groups, ...)
 
-    CRowMap<T> V_k(Index k) const { return CRowMap<T>(V + k * d * d, d, d); }
-    CVecMap<T> b_k(Index k) const { return CVecMap<T>(b + k * d, d); }
+    Index group(Index k) const { return k / share; }
+    // layers in group g (the last group may be shorter)
+    Index group_layers(Index g) const { return std::min(share, L - g * share); }
 };
 
 // The cost J of DESIGN.md section 1, minus the parts of the network.
@@ -97,6 +124,7 @@ struct Gradients {
     T* dW = nullptr;
     T* dmu = nullptr;
     T* dX = nullptr;
+    T* P = nullptr;  // the costates p_1..p_{L+1}, (L+1, N, d)
 };
 
 // Raised when a sweep produces inf / NaN. layer is the 0-based index of the

@@ -27,7 +27,18 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ._errors import NonFiniteError
-from .functional import LossGrad, build_info, forward, loss, loss_and_grad, trajectory
+from .functional import (
+    LossGrad,
+    build_info,
+    costates,
+    forward,
+    input_jacobian,
+    jvp,
+    layer_hamiltonian,
+    loss,
+    loss_and_grad,
+    trajectory,
+)
 from .io import load
 from .model import ResNetODE, ZeroGradientWarning
 from .training import EarlyStopping, History, fit
@@ -43,8 +54,12 @@ __all__ = [
     "ZeroGradientWarning",
     "__version__",
     "build_info",
+    "costates",
     "fit",
     "forward",
+    "input_jacobian",
+    "jvp",
+    "layer_hamiltonian",
     "load",
     "loss",
     "loss_and_grad",

@@ -11,7 +11,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-FORMS = ("inner", "outer", "symmetric", "antisymmetric")
+FORMS = (
+    "inner",
+    "outer",
+    "symmetric",
+    "antisymmetric",
+    "resnet_d",
+    "hamiltonian",
+    "hamiltonian_hr",
+)
+HAMILTONIAN_FORMS = ("hamiltonian", "hamiltonian_hr")
+SCHEMES = ("euler", "heun", "rk4", "symplectic_euler", "verlet")
+SYMPLECTIC_SCHEMES = ("symplectic_euler", "verlet")
+PROJECTIONS = ("relu",)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "leaky_relu", "identity")
 HEADS = ("state", "linear", "softmax", "logistic")
 COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -206,26 +218,73 @@ class NetworkArgs(NamedTuple):
     activation: str
     gamma: float
     threads: int | None
+    scheme: str = "euler"
+    project: bool = False
+    n_layers: int = 1
+
+    @property
+    def options(self):
+        from . import _core
+
+        return _core.NetOptions(
+            self.T, self.form, self.activation, self.scheme, self.gamma, self.project, self.n_layers
+        )
 
 
-def network_args(X, V, b, T, form, activation, gamma, n_threads) -> NetworkArgs:
+def param_shapes(form: str, d: int) -> tuple[tuple[int, ...], tuple[int, ...], str, str]:
+    """Per-layer shapes of V and b for a form at state dimension d, and their names."""
+    if form == "resnet_d":
+        return (2, d, d), (2, d), "(2, d, d) = [K, A]", "(2, d) = [b, c]"
+    if form in HAMILTONIAN_FORMS:
+        if d % 2:
+            raise ValueError(
+                f"form={form!r} splits the state into halves (y, z): d must be even, got d = {d}"
+            )
+        m = d // 2
+        if form == "hamiltonian":
+            return (2, m, m), (2, m), "(2, d/2, d/2) = [K1, K2]", "(2, d/2) = [b1, b2]"
+        return (m, m), (2, m), "(d/2, d/2) = K", "(2, d/2) = [b1, b2]"
+    return (d, d), (d,), "(d, d)", "(d,)"
+
+
+def network_args(
+    X, V, b, T, form, activation, gamma, n_threads, scheme="euler", project=None, n_layers=None
+) -> NetworkArgs:
     form = choice("form", form, FORMS)
     activation = choice("activation", activation, ACTIVATIONS)
+    scheme = choice("scheme", scheme, SCHEMES)
+    if project is not None:
+        project = choice("project", project, PROJECTIONS)
+    if scheme in SYMPLECTIC_SCHEMES and form not in HAMILTONIAN_FORMS:
+        raise ValueError(
+            f"scheme={scheme!r} integrates a split (Hamiltonian) system: it needs form "
+            f"'hamiltonian' or 'hamiltonian_hr', got form={form!r}"
+        )
     T = real("T", T, positive=True)
     gamma = real("gamma", gamma)
     if gamma > 0 and form != "antisymmetric":
         raise ValueError(f"gamma > 0 applies only to form='antisymmetric', got form={form!r}")
     X = as_states(X)
     d = X.shape[1]
+    v_shape, b_shape, v_name, b_name = param_shapes(form, d)
     V_arr = _array("V", V)
-    if V_arr.ndim != 3 or V_arr.shape[1:] != (d, d):
-        raise _shape_error("V", f"(L, d, d) = (L, {d}, {d})", V_arr)
-    L = V_arr.shape[0]
-    if L < 1:
+    if V_arr.ndim != 1 + len(v_shape) or V_arr.shape[1:] != v_shape:
+        raise _shape_error("V", f"(L, {', '.join(map(str, v_shape))}) for form={form!r}: (L,) + {v_name}", V_arr)
+    G = V_arr.shape[0]
+    if G < 1:
         raise ValueError("V must hold L >= 1 layers, got shape (0, ...)")
-    V = as_param("V", V, X.dtype, (L, d, d), f"(L, d, d) = ({L}, {d}, {d})")
-    b = as_param("b", b, X.dtype, (L, d), f"(L, d) = ({L}, {d})")
-    return NetworkArgs(X, V, b, T, form, activation, gamma, threads(n_threads))
+    L = G if n_layers is None else integer("n_layers", n_layers, minimum=1)
+    share = -(-L // G)
+    if -(-L // share) != G:
+        raise ValueError(
+            f"n_layers = {L} cannot be cut into len(V) = {G} groups of consecutive layers of equal "
+            f"size (groups of m = ceil(L / len(V)) = {share} layers make {-(-L // share)} groups)"
+        )
+    V = as_param("V", V, X.dtype, (G, *v_shape), f"{(G, *v_shape)}")
+    b = as_param("b", b, X.dtype, (G, *b_shape), f"{(G, *b_shape)}: (L,) + {b_name}")
+    return NetworkArgs(
+        X, V, b, T, form, activation, gamma, threads(n_threads), scheme, project == "relu", L
+    )
 
 
 class CostArgs(NamedTuple):

@@ -15,7 +15,18 @@ import numpy as np
 from . import _core
 from . import _validation as v
 
-__all__ = ["LossGrad", "build_info", "forward", "loss", "loss_and_grad", "trajectory"]
+__all__ = [
+    "LossGrad",
+    "build_info",
+    "costates",
+    "forward",
+    "input_jacobian",
+    "jvp",
+    "layer_hamiltonian",
+    "loss",
+    "loss_and_grad",
+    "trajectory",
+]
 
 
 @dataclass(frozen=True, repr=False)
@@ -42,6 +53,25 @@ class LossGrad:
         return f"LossGrad({', '.join(parts)})"
 
 
+_NETWORK_DOC = """
+    form, activation, gamma : the vector field f_k (DESIGN.md section 1; ``resnet_d``
+        takes V (L, 2, d, d) = [K, A] and b (L, 2, d) = [b, c]; ``hamiltonian``
+        V (L, 2, d/2, d/2) = [K1, K2], ``hamiltonian_hr`` V (L, d/2, d/2); both
+        b (L, 2, d/2); see docs/structure.md).
+    scheme : how a layer integrates f_k over h: ``'euler'`` (the ResNet),
+        ``'heun'``, ``'rk4'``, or for the Hamiltonian forms ``'symplectic_euler'``
+        and ``'verlet'``.
+    project : None, or ``'relu'`` for the post-activation ResNet
+        x_{k+1} = relu(Phi_k(x_k)).
+    n_layers : None (L = len(V)), or L > len(V): parameter sharing in time,
+        groups of m = ceil(L / len(V)) consecutive layers share V[g], b[g].
+    threads : OpenMP threads for this call (None: all, or OMP_NUM_THREADS)."""
+
+
+def _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers):
+    return v.network_args(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
+
+
 def forward(
     X: Any,
     V: Any,
@@ -51,15 +81,18 @@ def forward(
     form: str = "inner",
     activation: str = "tanh",
     gamma: float = 0.0,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
-    """Final states x_{L+1} of the forward Euler sweep, shape (N, d).
+    """Final states x_{L+1} of the forward sweep, shape (N, d).
 
-    ``x_{k+1} = x_k + h f_k(x_k)`` with ``h = T / L`` and ``L = len(V)``;
+    ``x_{k+1} = x_k + h f_k(x_k)`` (scheme ``'euler'``) with ``h = T / L``;
     ``f_k`` is the vector field named by ``form`` (see DESIGN.md).
     """
-    a = v.network_args(X, V, b, T, form, activation, gamma, threads)
-    return _core.forward(a.X, a.V, a.b, a.T, a.form, a.activation, a.gamma, a.threads, False)
+    a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
+    return _core.forward(a.X, a.V, a.b, a.options, a.threads, False)
 
 
 def trajectory(
@@ -71,15 +104,22 @@ def trajectory(
     form: str = "inner",
     activation: str = "tanh",
     gamma: float = 0.0,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
     """All states of the forward sweep, shape (L+1, N, d): ``[0]`` is X, ``[-1]`` the output."""
-    a = v.network_args(X, V, b, T, form, activation, gamma, threads)
+    a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
     v.check_fits(
-        f"the trajectory ({len(a.V) + 1}, {a.X.shape[0]}, {a.X.shape[1]})",
-        (len(a.V) + 1) * a.X.size * a.X.itemsize,
+        f"the trajectory ({a.n_layers + 1}, {a.X.shape[0]}, {a.X.shape[1]})",
+        (a.n_layers + 1) * a.X.size * a.X.itemsize,
     )
-    return _core.forward(a.X, a.V, a.b, a.T, a.form, a.activation, a.gamma, a.threads, True)
+    return _core.forward(a.X, a.V, a.b, a.options, a.threads, True)
+
+
+forward.__doc__ += "\n    Parameters\n    ----------" + _NETWORK_DOC
+trajectory.__doc__ += "\n\n    Parameters\n    ----------" + _NETWORK_DOC
 
 
 def _cost(
@@ -87,27 +127,35 @@ def _cost(
     Y,
     V,
     b,
-    T,
-    form,
-    activation,
-    head,
-    W,
-    mu,
-    w1,
-    w2,
-    w_head,
-    gamma,
-    sample_weight,
-    grad,
-    input_grad,
-    threads,
+    net_kw: dict,
+    cost_kw: dict,
+    grad: bool,
+    input_grad: bool = False,
+    costates: bool = False,
     checkpoint_every=None,
+    reversible: bool = False,
 ):
-    net = v.network_args(X, V, b, T, form, activation, gamma, threads)
-    c = v.cost_args(net, Y, head, W, mu, w1, w2, w_head, sample_weight)
-    every = v.checkpoint_every(checkpoint_every, len(net.V))
-    if grad:
+    net = _network(X, V, b, **net_kw)
+    c = v.cost_args(net, Y, **cost_kw)
+    every = v.checkpoint_every(checkpoint_every, net.n_layers)
+    reversible = v.flag("reversible", reversible)
+    if reversible:
+        if net.scheme not in v.SYMPLECTIC_SCHEMES:
+            raise ValueError(
+                "reversible=True reconstructs states by inverting the step: it needs scheme "
+                f"'symplectic_euler' or 'verlet', got scheme={net.scheme!r}"
+            )
+        if net.project:
+            raise ValueError("reversible=True cannot be combined with project='relu' (not invertible)")
+        if every:
+            raise ValueError("reversible=True stores no state: checkpoint_every must be None")
+    if grad and not reversible:
         _check_gradient_workspace(net, every)
+    if costates:
+        v.check_fits(
+            f"the costates ({net.n_layers + 1}, {net.X.shape[0]}, {net.X.shape[1]})",
+            (net.n_layers + 1) * net.X.size * net.X.itemsize,
+        )
     return _core.cost(
         net.X,
         c.Y,
@@ -116,32 +164,33 @@ def _cost(
         c.W,
         c.mu,
         c.sample_weight,
-        net.T,
-        net.form,
-        net.activation,
+        net.options,
         c.head,
         c.w1,
         c.w2,
         c.w_head,
-        net.gamma,
         grad,
         input_grad,
+        costates,
         net.threads,
         every,
+        reversible,
     )
 
 
 def _check_gradient_workspace(net, every: int) -> None:
     """MemoryError before allocating per-thread block buffers that cannot fit.
 
-    Each thread keeps, per block, the states and the forms' caches of the layers it
+    Each thread keeps, per block, the states and the steps' caches of the layers it
     stores (all L, or about L / c + 2c with checkpoint_every = c).
     """
     n, d = net.X.shape
-    L = len(net.V)
+    L = net.n_layers
     cols = min(_core.block_size(d, net.X.dtype), -(-max(n, 1) // 16) * 16)
     stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
-    per_thread = stored * 3 * d * cols * net.X.itemsize  # states + up to 2 cached arrays
+    # states + the scheme's cached arrays (Euler: up to 2, RK4: up to 11)
+    arrays = {"heun": 6, "rk4": 12}.get(net.scheme, 3)
+    per_thread = stored * arrays * d * cols * net.X.itemsize
     if per_thread * (net.threads or os.cpu_count() or 1) < 256 * 2**20:
         return  # the usual case: not worth reading /proc on every training step
     threads = net.threads or build_info()["threads"]
@@ -170,33 +219,21 @@ def loss(
     w_head: float = 0.0,
     gamma: float = 0.0,
     sample_weight: Any = None,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
     threads: int | None = None,
 ) -> float:
     """The cost J (a sum over samples) without gradients; stores no trajectory.
 
     Arguments as for :func:`loss_and_grad`.
     """
-    result = _cost(
-        X,
-        Y,
-        V,
-        b,
-        T,
-        form,
-        activation,
-        head,
-        W,
-        mu,
-        w1,
-        w2,
-        w_head,
-        gamma,
-        sample_weight,
-        False,
-        False,
-        threads,
-    )
-    return float(result[0])
+    net_kw = dict(
+        T=T, form=form, activation=activation, gamma=gamma, threads=threads,
+        scheme=scheme, project=project, n_layers=n_layers,
+    )  # fmt: skip
+    cost_kw = dict(head=head, W=W, mu=mu, w1=w1, w2=w2, w_head=w_head, sample_weight=sample_weight)
+    return float(_cost(X, Y, V, b, net_kw, cost_kw, False)[0])
 
 
 def loss_and_grad(
@@ -217,8 +254,12 @@ def loss_and_grad(
     gamma: float = 0.0,
     sample_weight: Any = None,
     input_grad: bool = False,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
     threads: int | None = None,
     checkpoint_every: int | str | None = None,
+    reversible: bool = False,
 ) -> LossGrad:
     """The cost J and its exact gradients (the discrete adjoint, DESIGN.md section 1).
 
@@ -227,43 +268,170 @@ def loss_and_grad(
     X : (N, d) inputs; float32 or float64 sets the compute dtype.
     Y : targets: (N, d) states for ``head='state'``, (N, m) for ``'linear'``,
         (N,) integer labels for ``'softmax'`` (in [0, C)) and ``'logistic'`` (0 / 1).
-    V, b : (L, d, d) and (L, d) layer parameters.
+    V, b : layer parameters, (L, d, d) and (L, d) for the DESIGN.md forms.
     head : ``'state'``, ``'linear'``, ``'softmax'`` or ``'logistic'``.
     W, mu : head parameters (m, d) and (m,); None for ``'state'``.
     w1 : weight of the running cost (state head only).
     w2, w_head : Tikhonov weights of the layers and of the head.
     sample_weight : (N,) non-negative weights of each sample's cost terms.
     input_grad : also return dJ/dX.
-    threads : OpenMP threads for this call (None: all, or OMP_NUM_THREADS).
     checkpoint_every : None stores every state of a block for the backward sweep
         (memory per block grows like L); an int c stores every c-th state and
         recomputes the others segment by segment (about L/c + 2c states);
         ``"sqrt"`` takes c = ceil(sqrt(L)). The results are bitwise the same; the
         forward sweep runs about twice.
-    """
+    reversible : (schemes ``'symplectic_euler'`` and ``'verlet'``) store no
+        state: the backward sweep reconstructs x_k from x_{k+1} by inverting the
+        step. Memory does not grow with L; the gradients differ from the stored
+        ones by the reconstruction's rounding error (see docs/structure.md)."""
     input_grad = v.flag("input_grad", input_grad)
-    value, dV, db, dW, dmu, dX = _cost(
-        X,
-        Y,
-        V,
-        b,
-        T,
-        form,
-        activation,
-        head,
-        W,
-        mu,
-        w1,
-        w2,
-        w_head,
-        gamma,
-        sample_weight,
-        True,
-        input_grad,
-        threads,
-        checkpoint_every,
-    )
+    net_kw = dict(
+        T=T, form=form, activation=activation, gamma=gamma, threads=threads,
+        scheme=scheme, project=project, n_layers=n_layers,
+    )  # fmt: skip
+    cost_kw = dict(head=head, W=W, mu=mu, w1=w1, w2=w2, w_head=w_head, sample_weight=sample_weight)
+    value, dV, db, dW, dmu, dX, _ = _cost(
+        X, Y, V, b, net_kw, cost_kw, True, input_grad,
+        checkpoint_every=checkpoint_every, reversible=reversible,
+    )  # fmt: skip
     return LossGrad(float(value), dV, db, dW, dmu, dX)
+
+
+loss_and_grad.__doc__ += _NETWORK_DOC
+
+
+def costates(
+    X: Any,
+    Y: Any,
+    V: Any,
+    b: Any,
+    *,
+    T: float = 1.0,
+    form: str = "inner",
+    activation: str = "tanh",
+    head: str = "state",
+    W: Any = None,
+    mu: Any = None,
+    w1: float = 0.0,
+    w2: float = 0.0,
+    w_head: float = 0.0,
+    gamma: float = 0.0,
+    sample_weight: Any = None,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """The costates of every layer, shape (L+1, N, d): ``P[k] = p_{k+1} = dJ/dx_{k+1}``.
+
+    ``P[0]`` is dJ/dX and ``P[L] = dPhi/dx_{L+1}`` (DESIGN.md's sign: p = +dJ/dx,
+    the opposite of the seeds' lambda). Arguments as for :func:`loss_and_grad`.
+    """
+    net_kw = dict(
+        T=T, form=form, activation=activation, gamma=gamma, threads=threads,
+        scheme=scheme, project=project, n_layers=n_layers,
+    )  # fmt: skip
+    cost_kw = dict(head=head, W=W, mu=mu, w1=w1, w2=w2, w_head=w_head, sample_weight=sample_weight)
+    return _cost(X, Y, V, b, net_kw, cost_kw, True, costates=True)[6]
+
+
+def jvp(
+    X: Any,
+    V: Any,
+    b: Any,
+    *,
+    dX: Any = None,
+    dV: Any = None,
+    db: Any = None,
+    T: float = 1.0,
+    form: str = "inner",
+    activation: str = "tanh",
+    gamma: float = 0.0,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """The directional derivative of :func:`forward` along (dX, dV, db), shape (N, d).
+
+    The tangent (forward-mode) sweep: xdot_1 = dX and
+    xdot_{k+1} = (dPhi_k/dx) xdot_k + (dPhi_k/dtheta_k) dtheta_k, batched over
+    samples. None means a zero direction; dV and db come together, shaped as V, b.
+    """
+    a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
+    n, d = a.X.shape
+    dX = None if dX is None else v.as_param("dX", dX, a.X.dtype, (n, d), f"({n}, {d})")
+    if (dV is None) != (db is None):
+        if dV is None:
+            dV = np.zeros_like(a.V)
+        else:
+            db = np.zeros_like(a.b)
+    if dV is not None:
+        dV = v.as_param("dV", dV, a.X.dtype, a.V.shape, f"{a.V.shape} (as V)")
+        db = v.as_param("db", db, a.X.dtype, a.b.shape, f"{a.b.shape} (as b)")
+    return _core.tangent(a.X, a.V, a.b, a.options, dX, dV, db, False, a.threads)[1]
+
+
+def input_jacobian(
+    X: Any,
+    V: Any,
+    b: Any,
+    *,
+    T: float = 1.0,
+    form: str = "inner",
+    activation: str = "tanh",
+    gamma: float = 0.0,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
+    threads: int | None = None,
+    per_layer: bool = False,
+) -> np.ndarray:
+    """Each sample's Jacobian of the output with respect to its input.
+
+    Shape (N, d, d), ``J[i, a, c] = d x_{L+1}[i, a] / d X[i, c]``; with
+    ``per_layer=True`` (L+1, N, d, d), ``J[k] = d x_{k+1} / d x_1`` (``J[0]`` the
+    identity). d tangent sweeps, one per input direction: meant for small d.
+    """
+    a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
+    per_layer = v.flag("per_layer", per_layer)
+    n, d = a.X.shape
+    shape = (a.n_layers + 1, n, d, d) if per_layer else (n, d, d)
+    v.check_fits(f"the Jacobians {shape}", int(np.prod(shape)) * 2 * a.X.itemsize)
+    J = np.empty(shape, dtype=a.X.dtype)
+    seed = np.zeros_like(a.X)
+    for c in range(d):
+        seed[:, c] = 1
+        J[..., c] = _core.tangent(a.X, a.V, a.b, a.options, seed, None, None, per_layer, a.threads)[1]
+        seed[:, c] = 0
+    return J
+
+
+def layer_hamiltonian(
+    X: Any,
+    P: Any,
+    V: Any,
+    b: Any,
+    *,
+    form: str = "inner",
+    activation: str = "tanh",
+    gamma: float = 0.0,
+    threads: int | None = None,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """One layer's Hamiltonian sum_i P_i . f(X_i; V, b) and its gradient in (V, b).
+
+    V and b are ONE layer's parameters (e.g. (d, d) and (d,) for ``inner``); X and
+    P are (N, d) states and costates. Returns (value, dV, db). This is the
+    per-layer quantity the method of successive approximations optimises.
+    """
+    X = v.as_states(X)
+    V = np.asarray(V) if not isinstance(V, np.ndarray) else V
+    b = np.asarray(b) if not isinstance(b, np.ndarray) else b
+    a = _network(X, V[None], b[None], 1.0, form, activation, gamma, threads, "euler", None, None)
+    n, d = a.X.shape
+    P = v.as_param("P", P, a.X.dtype, (n, d), f"({n}, {d}) of costates")
+    value, dV, db = _core.layer_hamiltonian(a.X, P, a.V, a.b, a.options, a.threads)
+    return float(value), dV, db
 
 
 def build_info() -> dict[str, Any]:

@@ -11,29 +11,58 @@
 
 namespace resode {
 
-// One layer as a form uses it: A is V_k, or a matrix derived from it
-// (antisymmetric: V - V^T - gamma I), b is b_k.
+// One layer (one parameter group) as a form sees it: its slices of V and b,
+// and D, data derived from V once per call (antisymmetric: V - V^T - gamma I;
+// null for forms without). d is the dimension the form acts on.
 template <class T>
 struct Layer {
-    CRowMap<T> A;
-    CVecMap<T> b;
+    const T* V = nullptr;
+    const T* D = nullptr;
+    const T* b = nullptr;
+    Index d = 0;
+
+    // the i-th d x d matrix of V (or of D), and the i-th d-vector of b
+    CRowMap<T> mat(Index i = 0) const { return CRowMap<T>(V + i * d * d, d, d); }
+    CRowMap<T> derived(Index i = 0) const { return CRowMap<T>(D + i * d * d, d, d); }
+    CVecMap<T> vec(Index i = 0) const { return CVecMap<T>(b + i * d, d); }
 };
 
-// Scratch blocks of one thread, each d x block; t(i) views the first n
-// columns as a contiguous d x n matrix (so elementwise passes vectorise
-// linearly whatever d is).
+// Where a layer's adjoint adds its parameter gradients: the layout of V and b.
+template <class T>
+struct LayerGrad {
+    T* V = nullptr;
+    T* b = nullptr;
+    Index d = 0;
+
+    RowMap<T> mat(Index i = 0) const { return RowMap<T>(V + i * d * d, d, d); }
+    VecMap<T> vec(Index i = 0) const { return VecMap<T>(b + i * d, d); }
+};
+
+// Scratch blocks of one thread, each up to d x block, allocated on first use.
+// like(i, x) views buffer i as a contiguous matrix of x's shape (so elementwise
+// passes vectorise linearly whatever d is). Buffers 0-2 belong to the forms,
+// 3-5 to the schemes, 6-8 to the split (Hamiltonian) forms, 9-11 to tangents.
 template <class T>
 class Scratch {
 public:
-    Scratch(Index d, Index block) : d_(d), n_(block), dd(d, d) {
-        for (auto& m : buf_) m.resize(d, block);
-    }
+    static constexpr int kBuffers = 12;
+    Scratch(Index d, Index block) : d_(d), cap_(block), n_(block), dd(d, d) {}
     void set_cols(Index n) { n_ = n; }
-    MatMap<T> t(int i) { return MatMap<T>(buf_[static_cast<std::size_t>(i)].data(), d_, n_); }
+    Index cols() const { return n_; }
+    MatMap<T> t(int i, Index rows) {
+        Mat<T>& m = buf_[static_cast<std::size_t>(i)];
+        if (m.size() == 0) m.resize(d_, cap_);
+        return MatMap<T>(m.data(), rows, n_);
+    }
+    MatMap<T> t(int i) { return t(i, d_); }
+    template <class M>
+    MatMap<T> like(int i, const M& x) {
+        return t(i, x.rows());
+    }
 
 private:
-    Index d_, n_;
-    std::array<Mat<T>, 3> buf_;  // the most any form uses (inner: 3)
+    Index d_, cap_, n_;
+    std::array<Mat<T>, kBuffers> buf_;
 
 public:
     RowMat<T> dd;  // a d x d scratch matrix
@@ -80,70 +109,72 @@ void small_columns(MatMap<T> out, const Sq& M, CMatMap<T> x, const Shift& c) {
 template <class T, int D> using Square = Eigen::Matrix<T, D, D>;
 template <class T, int D> using Column = Eigen::Matrix<T, D, 1>;
 
-// out = A x + b (b broadcast over columns)
+// out = alpha A x + b (b broadcast over columns)
 template <class T, class M>
-void affine(MatMap<T> out, const M& A, CMatMap<T> x, CVecMap<T> b) {
+void affine(MatMap<T> out, const M& A, CMatMap<T> x, CVecMap<T> b, T alpha = T(1)) {
     if (with_small_dim(A.rows(), [&](auto D) {
-            small_columns<T, D(), false>(out, Square<T, D()>(A), x, Column<T, D()>(b));
+            small_columns<T, D(), false>(out, Square<T, D()>(alpha * A), x, Column<T, D()>(b));
         }))
         return;
-    out.noalias() = A * x;
+    if (alpha == T(1))
+        out.noalias() = A * x;
+    else
+        out.noalias() = (alpha * A) * x;
     out.colwise() += b;
 }
 
-// out = A p
+// out = alpha A p
 template <class T, class M>
-void apply(MatMap<T> out, const M& A, CMatMap<T> p) {
+void apply(MatMap<T> out, const M& A, CMatMap<T> p, T alpha = T(1)) {
     if (with_small_dim(A.rows(), [&](auto D) {
-            small_columns<T, D(), false>(out, Square<T, D()>(A), p, Column<T, D()>::Zero());
+            small_columns<T, D(), false>(out, Square<T, D()>(alpha * A), p, Column<T, D()>::Zero());
         }))
         return;
-    out.noalias() = A * p;
+    if (alpha == T(1))
+        out.noalias() = A * p;
+    else
+        out.noalias() = (alpha * A) * p;
 }
 
-// out = A^T p
+// out = alpha A^T p
 template <class T, class M>
-void apply_transpose(MatMap<T> out, const M& A, CMatMap<T> p) {
+void apply_transpose(MatMap<T> out, const M& A, CMatMap<T> p, T alpha = T(1)) {
+    apply(out, A.transpose(), p, alpha);
+}
+
+// out += alpha A p
+template <class T, class M>
+void add_apply(MatMap<T> out, T alpha, const M& A, CMatMap<T> p) {
     if (with_small_dim(A.rows(), [&](auto D) {
-            small_columns<T, D(), false>(out, Square<T, D()>(A.transpose()), p, Column<T, D()>::Zero());
+            small_columns<T, D(), true>(out, Square<T, D()>(alpha * A), p, 0);
         }))
         return;
-    out.noalias() = A.transpose() * p;
+    out.noalias() += alpha * (A * p);
 }
 
 // out += alpha A^T p
 template <class T, class M>
 void add_transpose(MatMap<T> out, T alpha, const M& A, CMatMap<T> p) {
-    if (with_small_dim(A.rows(), [&](auto D) {
-            small_columns<T, D(), true>(out, Square<T, D()>(alpha * A.transpose()), p, 0);
-        }))
-        return;
-    out.noalias() += alpha * (A.transpose() * p);
+    add_apply(out, alpha, A.transpose(), p);
 }
 
-// g = alpha u v^T (or g += with Accumulate), summed over the columns (samples)
-template <bool Accumulate = false, class T, class G>
-void outer(G&& g, T alpha, CMatMap<T> u, CMatMap<T> v) {
-    if (with_small_dim(u.rows(), [&](auto D) {
+// g += alpha u v^T, summed over the columns (samples)
+template <class T, class G>
+void add_outer(G&& g, T alpha, CMatMap<T> u, CMatMap<T> v) {
+    if (u.rows() == v.rows() && with_small_dim(u.rows(), [&](auto D) {
             CSmallCols<T, D()> us(u.data(), D(), u.cols()), vs(v.data(), D(), v.cols());
             Square<T, D()> acc = Square<T, D()>::Zero();
             for (Index j = 0; j < u.cols(); ++j) acc.noalias() += us.col(j) * vs.col(j).transpose();
-            if constexpr (Accumulate)
-                g += alpha * acc;
-            else
-                g = alpha * acc;
+            g += alpha * acc;
         }))
         return;
-    if constexpr (Accumulate)
-        g.noalias() += alpha * (u * v.transpose());
-    else
-        g.noalias() = alpha * (u * v.transpose());
+    g.noalias() += alpha * (u * v.transpose());
 }
 
-// g = alpha * (row sums of u): the bias gradient over a block
+// g += alpha * (row sums of u): a bias gradient over a block
 template <class T>
-void row_sums(VecMap<T> g, T alpha, CMatMap<T> u) {
-    g.noalias() = alpha * u.rowwise().sum();
+void add_row_sums(VecMap<T> g, T alpha, CMatMap<T> u) {
+    g.noalias() += alpha * u.rowwise().sum();
 }
 
 }  // namespace prod
@@ -151,6 +182,12 @@ void row_sums(VecMap<T> g, T alpha, CMatMap<T> u) {
 template <class T>
 CMatMap<T> as_const(MatMap<T> m) {
     return CMatMap<T>(m.data(), m.rows(), m.cols());
+}
+
+// relu in place, keeping NaN (a NaN must reach the overflow check, not become 0)
+template <class T>
+void relu_in_place(MatMap<T> x) {
+    x = (x.array() < T(0)).select(T(0), x);
 }
 
 }  // namespace resode

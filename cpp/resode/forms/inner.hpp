@@ -5,32 +5,52 @@
 
 namespace resode {
 
+// Every form has the same members (the schemes and sweeps use nothing else):
+//   kCached            d x n arrays that field() keeps for adjoint()
+//   v_size(d), b_size(d), derived_size(d)   entries per layer of V, b and D
+//   field(l, a, x, f, ws, cache)            f = f(x) (cache may be null)
+//   adjoint(l, a, x, g, out, c, grad, ws, cache)
+//                      out += c (df/dx)^T g and grad += c (df/dtheta)^T g;
+//                      g may alias out
+//   jvp(l, dl, a, x, xdot, out, ws)         out = (df/dx) xdot + (df/dtheta) dl
+//                      (dl: a direction in parameter space, or null)
 struct Inner {
-    static constexpr bool kDerivedMatrix = false;
-    static constexpr int kCached = 1;  // s(x), kept by step() for adjoint()
+    static constexpr int kCached = 1;  // s(x)
+    static constexpr Index v_size(Index d) { return d * d; }
+    static constexpr Index b_size(Index d) { return d; }
+    static constexpr Index derived_size(Index) { return 0; }
 
-    // xn = x + h f(x); xn may alias x. With a cache, also keeps s(x) there.
     template <class T>
-    static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws,
-                     T* cache = nullptr) {
-        MatMap<T> s = cache ? MatMap<T>(cache, x.rows(), x.cols()) : ws.t(0), f = ws.t(1);
+    static void field(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> f, Scratch<T>& ws, T* cache) {
+        MatMap<T> s = cache ? MatMap<T>(cache, x.rows(), x.cols()) : ws.like(0, x);
         activation::value(a, x.data(), s.data(), x.size());
-        prod::affine(f, l.A, as_const(s), l.b);
-        xn.array() = x.array() + h * f.array();
+        prod::affine(f, l.mat(), as_const(s), l.vec());
     }
 
-    // p <- p + h (df/dx)^T p, with the block's parameter gradients
-    // dA = h sum_i p s(x)^T, db = h sum_i p, taken before p is updated.
+    // (df/dx)^T g = s'(x) * (V^T g);  dV += c g s(x)^T, db += c g
     template <class T>
-    static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> p, RowMap<T> dA,
-                        VecMap<T> db, T h, Scratch<T>& ws, const T* cache) {
+    static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
+                        const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
         const CMatMap<T> s(cache, x.rows(), x.cols());
-        MatMap<T> ds = ws.t(1), vtp = ws.t(2);
+        MatMap<T> ds = ws.like(1, x), vtg = ws.like(2, x);
         activation::derivative_from_value(a, x.data(), s.data(), ds.data(), x.size());
-        prod::outer(dA, h, as_const(p), s);
-        prod::row_sums(db, h, as_const(p));
-        prod::apply_transpose(vtp, l.A, as_const(p));
-        p.array() += h * ds.array() * vtp.array();
+        prod::add_outer(grad.mat(), c, g, s);
+        prod::add_row_sums(grad.vec(), c, g);
+        prod::apply_transpose(vtg, l.mat(), g);
+        out.array() += c * ds.array() * vtg.array();
+    }
+
+    template <class T>
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
+                    MatMap<T> out, Scratch<T>& ws) {
+        MatMap<T> s = ws.like(0, x), ds = ws.like(1, x);
+        activation::value_and_derivative(a, x.data(), s.data(), ds.data(), x.size());
+        ds.array() *= xdot.array();
+        prod::apply(out, l.mat(), as_const(ds));
+        if (dl) {
+            prod::add_apply(out, T(1), dl->mat(), as_const(s));
+            out.colwise() += dl->vec();
+        }
     }
 };
 

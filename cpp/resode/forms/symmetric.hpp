@@ -6,37 +6,54 @@
 namespace resode {
 
 struct Symmetric {
-    static constexpr bool kDerivedMatrix = false;
-    static constexpr int kCached = 2;  // s(z) and s'(z), z = A x + b
+    static constexpr int kCached = 2;  // s(z) and s'(z), z = V x + b
+    static constexpr Index v_size(Index d) { return d * d; }
+    static constexpr Index b_size(Index d) { return d; }
+    static constexpr Index derived_size(Index) { return 0; }
 
     template <class T>
-    static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws,
-                     T* cache = nullptr) {
-        MatMap<T> z = ws.t(0), f = ws.t(1);
-        prod::affine(z, l.A, x, l.b);
+    static void field(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> f, Scratch<T>& ws, T* cache) {
+        MatMap<T> z = ws.like(0, x);
+        prod::affine(z, l.mat(), x, l.vec());
         if (cache) {
             MatMap<T> s(cache, x.rows(), x.cols());
             activation::value_and_derivative(a, z.data(), s.data(), cache + x.size(), z.size());
-            prod::apply_transpose(f, l.A, as_const(s));
+            prod::apply_transpose(f, l.mat(), as_const(s), T(-1));
         } else {
             activation::value(a, z.data(), z.data(), z.size());
-            prod::apply_transpose(f, l.A, as_const(z));
+            prod::apply_transpose(f, l.mat(), as_const(z), T(-1));
         }
-        xn.array() = x.array() - h * f.array();
     }
 
-    // u = s'(z) * (A p);  p <- p - h A^T u;  dA = -h (s(z) p^T + u x^T), db = -h u.
+    // u = s'(z) * (V g);  (df/dx)^T g = -V^T u;  dV += -c (s(z) g^T + u x^T), db += -c u
     template <class T>
-    static void adjoint(const Layer<T>& l, Activation, CMatMap<T> x, MatMap<T> p, RowMap<T> dA,
-                        VecMap<T> db, T h, Scratch<T>& ws, const T* cache) {
+    static void adjoint(const Layer<T>& l, Activation, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
+                        const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
         const CMatMap<T> s(cache, x.rows(), x.cols()), ds(cache + x.size(), x.rows(), x.cols());
-        MatMap<T> u = ws.t(0);
-        prod::apply(u, l.A, as_const(p));
+        MatMap<T> u = ws.like(0, x);
+        prod::apply(u, l.mat(), g);
         u.array() *= ds.array();
-        prod::outer(dA, -h, s, as_const(p));
-        prod::outer<true>(dA, -h, as_const(u), x);
-        prod::row_sums(db, -h, as_const(u));
-        prod::add_transpose(p, -h, l.A, as_const(u));
+        prod::add_outer(grad.mat(), -c, s, g);
+        prod::add_outer(grad.mat(), -c, as_const(u), x);
+        prod::add_row_sums(grad.vec(), -c, as_const(u));
+        prod::add_transpose(out, -c, l.mat(), as_const(u));
+    }
+
+    // -dV^T s(z) - V^T (s'(z) * (V xdot + dV x + db))
+    template <class T>
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
+                    MatMap<T> out, Scratch<T>& ws) {
+        MatMap<T> z = ws.like(0, x), s = ws.like(1, x), ds = ws.like(2, x);
+        prod::affine(z, l.mat(), x, l.vec());
+        activation::value_and_derivative(a, z.data(), s.data(), ds.data(), z.size());
+        prod::apply(z, l.mat(), xdot);
+        if (dl) {
+            prod::add_apply(z, T(1), dl->mat(), x);
+            z.colwise() += dl->vec();
+        }
+        z.array() *= ds.array();
+        prod::apply_transpose(out, l.mat(), as_const(z), T(-1));
+        if (dl) prod::add_transpose(out, T(-1), dl->mat(), as_const(s));
     }
 };
 

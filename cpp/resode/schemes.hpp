@@ -1,0 +1,211 @@
+// How one layer integrates its vector field over a step h, with the exact
+// adjoint and tangent of that step. A scheme wraps a form (forms/*.hpp) and is
+// what the sweeps call:
+//   kCached              d x n arrays that step() keeps for adjoint()
+//   step(l, a, x, xn, h, ws, cache)       xn = Phi(x); xn may alias x
+//   adjoint(l, a, x, p, grad, h, ws, cache)
+//                        p <- (dPhi/dx)^T p, grad += (dPhi/dtheta)^T p
+//   tangent(l, dl, a, x, xdot, h, ws)     x <- Phi(x), xdot <- its derivative
+//   inverse(l, a, xn, x, h, ws, cache)    (reversible schemes) x = Phi^-1(xn),
+//                        keeping the same cache as step() would
+#pragma once
+
+#include "resode/forms/hamiltonian.hpp"
+
+namespace resode {
+
+template <class F>
+struct Euler {
+    using Field = F;
+    static constexpr int kCached = F::kCached;
+    static constexpr bool kReversible = false;
+
+    template <class T>
+    static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
+        MatMap<T> f = ws.like(3, x);
+        F::field(l, a, x, f, ws, cache);
+        xn.array() = x.array() + h * f.array();
+    }
+
+    template <class T>
+    static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> p, const LayerGrad<T>& grad, T h,
+                        Scratch<T>& ws, const T* cache) {
+        F::adjoint(l, a, x, as_const(p), p, h, grad, ws, cache);
+    }
+
+    template <class T>
+    static void tangent(const Layer<T>& l, const Layer<T>* dl, Activation a, MatMap<T> x, MatMap<T> xdot, T h,
+                        Scratch<T>& ws) {
+        MatMap<T> f = ws.like(3, x), fdot = ws.like(9, x);
+        F::jvp(l, dl, a, as_const(x), as_const(xdot), fdot, ws);
+        F::field(l, a, as_const(x), f, ws, static_cast<T*>(nullptr));
+        xdot += h * fdot;
+        x += h * f;
+    }
+};
+
+// Explicit Runge-Kutta methods whose Butcher matrix has only a subdiagonal
+// (Heun, the classical RK4): stage j evaluates K_j = f(X_j) at
+// X_j = x + h a_j K_{j-1} (X_1 = x), and x+ = x + h sum_j w_j K_j. The
+// parameters are constant over the step. The adjoint is the adjoint
+// Runge-Kutta recursion, i.e. the exact transpose of the step's derivative:
+//   gK_S = h w_S p,  gK_j = h w_j p + h a_{j+1} J_{j+1}^T gK_{j+1},
+//   p <- p + sum_j J_j^T gK_j,  grad += sum_j (df/dtheta at X_j)^T gK_j.
+struct HeunTableau {
+    static constexpr int kStages = 2;
+    static constexpr double a[kStages] = {0.0, 1.0};
+    static constexpr double w[kStages] = {0.5, 0.5};
+};
+struct RK4Tableau {
+    static constexpr int kStages = 4;
+    static constexpr double a[kStages] = {0.0, 0.5, 0.5, 1.0};
+    static constexpr double w[kStages] = {1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6};
+};
+
+template <class F, class Tab>
+struct RungeKutta {
+    using Field = F;
+    static constexpr int S = Tab::kStages;
+    // each stage's form cache, then the stage inputs X_2..X_S
+    static constexpr int kCached = S * F::kCached + (S - 1);
+    static constexpr bool kReversible = false;
+
+    template <class T>
+    static T* form_cache(T* cache, int j, Index size) {
+        return cache ? cache + j * F::kCached * size : nullptr;
+    }
+    template <class T>
+    static T* stage_input(T* cache, int j, Index size) {
+        return cache + (S * F::kCached + j - 1) * size;
+    }
+
+    template <class T>
+    static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
+        const Index d = x.rows(), n = x.cols(), size = x.size();
+        MatMap<T> K = ws.like(3, x), acc = ws.like(4, x), X = ws.like(5, x);
+        for (int j = 0; j < S; ++j) {
+            const CMatMap<T> Xj = j == 0 ? x : (cache ? CMatMap<T>(stage_input(cache, j, size), d, n) : as_const(X));
+            F::field(l, a, Xj, K, ws, form_cache(cache, j, size));
+            if (j == 0)
+                acc = T(Tab::w[0]) * K;
+            else
+                acc += T(Tab::w[j]) * K;
+            if (j + 1 < S) {
+                MatMap<T> next = cache ? MatMap<T>(stage_input(cache, j + 1, size), d, n) : X;
+                next.array() = x.array() + (h * T(Tab::a[j + 1])) * K.array();
+            }
+        }
+        xn.array() = x.array() + h * acc.array();
+    }
+
+    template <class T>
+    static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> p, const LayerGrad<T>& grad, T h,
+                        Scratch<T>& ws, const T* cache) {
+        const Index d = x.rows(), n = x.cols(), size = x.size();
+        T* c = const_cast<T*>(cache);
+        MatMap<T> pn = ws.like(3, x), gK = ws.like(4, x), gX = ws.like(5, x);
+        pn = p;
+        for (int j = S - 1; j >= 0; --j) {
+            const CMatMap<T> Xj = j == 0 ? x : CMatMap<T>(stage_input(c, j, size), d, n);
+            if (j == S - 1)
+                gK.array() = (h * T(Tab::w[j])) * p.array();
+            else
+                gK.array() = (h * T(Tab::w[j])) * p.array() + (h * T(Tab::a[j + 1])) * gX.array();
+            gX.setZero();
+            F::adjoint(l, a, Xj, as_const(gK), gX, T(1), grad, ws, form_cache(c, j, size));
+            pn += gX;
+        }
+        p = pn;
+    }
+
+    template <class T>
+    static void tangent(const Layer<T>& l, const Layer<T>* dl, Activation a, MatMap<T> x, MatMap<T> xdot, T h,
+                        Scratch<T>& ws) {
+        MatMap<T> K = ws.like(3, x), acc = ws.like(4, x), X = ws.like(5, x);
+        MatMap<T> Kd = ws.like(9, x), accd = ws.like(10, x), Xd = ws.like(11, x);
+        for (int j = 0; j < S; ++j) {
+            const CMatMap<T> Xj = as_const(j == 0 ? x : X), Xdj = as_const(j == 0 ? xdot : Xd);
+            F::jvp(l, dl, a, Xj, Xdj, Kd, ws);
+            F::field(l, a, Xj, K, ws, static_cast<T*>(nullptr));
+            if (j == 0) {
+                acc = T(Tab::w[0]) * K;
+                accd = T(Tab::w[0]) * Kd;
+            } else {
+                acc += T(Tab::w[j]) * K;
+                accd += T(Tab::w[j]) * Kd;
+            }
+            if (j + 1 < S) {
+                X.array() = x.array() + (h * T(Tab::a[j + 1])) * K.array();
+                Xd.array() = xdot.array() + (h * T(Tab::a[j + 1])) * Kd.array();
+            }
+        }
+        x.array() += h * acc.array();
+        xdot.array() += h * accd.array();
+    }
+};
+
+// Partitioned schemes for the split (Hamiltonian) forms, as compositions of
+// shears y += c F(z) and z += c G(y). Each shear has determinant 1 and is
+// inverted exactly (in exact arithmetic) by the shear with -c, so these steps
+// preserve volume, are symplectic when F and G are gradients (hamiltonian), and
+// can be run backwards (kReversible).
+//   symplectic Euler:  y+ = y + h F(z),  z+ = z + h G(y+)
+//   Stormer-Verlet:    z' = z + h/2 G(y),  y+ = y + h F(z'),  z+ = z' + h/2 G(y+)
+struct SymplecticEulerShears {
+    static constexpr int kShears = 2;
+    static constexpr Half half[kShears] = {Half::Y, Half::Z};
+    static constexpr double frac[kShears] = {1.0, 1.0};
+};
+struct VerletShears {
+    static constexpr int kShears = 3;
+    static constexpr Half half[kShears] = {Half::Z, Half::Y, Half::Z};
+    static constexpr double frac[kShears] = {0.5, 1.0, 0.5};
+};
+
+template <class F, class Sh>
+struct Partitioned {
+    using Field = F;
+    static constexpr int N = Sh::kShears;
+    // each shear keeps F::kHalfCached arrays of m x n = half a d x n array
+    static constexpr int kCached = (N * F::kHalfCached + 1) / 2;
+    static constexpr bool kReversible = true;
+
+    template <class T>
+    static T* shear_cache(T* cache, int i, Index size) {
+        return cache ? cache + i * F::kHalfCached * (size / 2) : nullptr;
+    }
+
+    template <class T>
+    static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
+        if (xn.data() != x.data()) xn = x;
+        for (int i = 0; i < N; ++i) F::shear(l, a, Sh::half[i], xn, h * T(Sh::frac[i]), ws, shear_cache(cache, i, x.size()));
+    }
+
+    template <class T>
+    static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> p, const LayerGrad<T>& grad, T h,
+                        Scratch<T>& ws, const T* cache) {
+        T* c = const_cast<T*>(cache);
+        for (int i = N - 1; i >= 0; --i)
+            F::shear_adjoint(l, a, Sh::half[i], p, h * T(Sh::frac[i]), grad, ws, shear_cache(c, i, x.size()));
+    }
+
+    template <class T>
+    static void inverse(const Layer<T>& l, Activation a, CMatMap<T> xn, MatMap<T> x, T h, Scratch<T>& ws, T* cache) {
+        if (xn.data() != x.data()) x = xn;
+        for (int i = N - 1; i >= 0; --i)
+            F::shear(l, a, Sh::half[i], x, -h * T(Sh::frac[i]), ws, shear_cache(cache, i, x.size()));
+    }
+
+    template <class T>
+    static void tangent(const Layer<T>& l, const Layer<T>* dl, Activation a, MatMap<T> x, MatMap<T> xdot, T h,
+                        Scratch<T>& ws) {
+        for (int i = 0; i < N; ++i) F::shear_tangent(l, dl, a, Sh::half[i], x, xdot, h * T(Sh::frac[i]), ws);
+    }
+};
+
+template <class F> using Heun = RungeKutta<F, HeunTableau>;
+template <class F> using RK4 = RungeKutta<F, RK4Tableau>;
+template <class F> using SymplecticEuler = Partitioned<F, SymplecticEulerShears>;
+template <class F> using Verlet = Partitioned<F, VerletShears>;
+
+}  // namespace resode
