@@ -42,6 +42,16 @@ class ResNetODE:
     seed : seed of the initialisation.
     dtype : ``'float64'`` or ``'float32'``: the dtype of the parameters and of the
         computation (inputs are converted to it).
+    scheme : ``'euler'`` (the ResNet), ``'heun'``, ``'rk4'``, or for the Hamiltonian
+        forms ``'symplectic_euler'`` / ``'verlet'`` (docs/structure.md).
+    project : None, or ``'relu'``: the post-activation ResNet x_{k+1} = relu(Phi_k(x_k))
+        (with ``form='symmetric'``: ResNet-S of seed 002).
+    share : layers per parameter group: groups of ``share`` consecutive layers use
+        the same V, b (``share = n_layers``: an autonomous neural ODE).
+
+    For ``form='resnet_d'`` (f = -A s(K x + b) + c, V[k] = [K, A], b[k] = [b, c]) the
+    constraint A >= 0 is kept by :meth:`project_parameters`, which the training loop
+    calls after every optimiser step.
     """
 
     def __init__(
@@ -63,6 +73,9 @@ class ResNetODE:
         init_scale: float = 0.1,
         seed: int | None = None,
         dtype: Any = "float64",
+        scheme: str = "euler",
+        project: str | None = None,
+        share: int = 1,
     ):
         self.dim = v.integer("dim", dim)
         self.n_layers = v.integer("n_layers", n_layers)
@@ -76,6 +89,15 @@ class ResNetODE:
             raise ValueError("gamma > 0 applies only to form='antisymmetric'")
         if self.w1 > 0 and self.head != "state":
             raise ValueError("w1 > 0 (the running cost) applies only to head='state'")
+        self.scheme = v.choice("scheme", scheme, v.SCHEMES)
+        self.project = None if project is None else v.choice("project", project, v.PROJECTIONS)
+        self.share = v.integer("share", share)
+        if self.scheme in v.SYMPLECTIC_SCHEMES and self.form not in v.HAMILTONIAN_FORMS:
+            raise ValueError(
+                f"scheme={self.scheme!r} needs form 'hamiltonian' or 'hamiltonian_hr', "
+                f"got form={self.form!r}"
+            )
+        v.param_shapes(self.form, self.dim)  # checks that dim suits the form
         self.dtype = np.dtype(dtype)
         if self.dtype not in v.COMPUTE_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
@@ -99,7 +121,8 @@ class ResNetODE:
         init = v.choice("init", init, INITS)
         scale = v.real("init_scale", init_scale)
         rng = np.random.default_rng(seed)
-        L, d, m = self.n_layers, self.dim, self.head_rows
+        G, d, m = self.n_groups, self.dim, self.head_rows
+        v_shape, b_shape, _, _ = v.param_shapes(self.form, d)
 
         def draw(shape, factor=1.0):
             if init == "zeros" or scale == 0:
@@ -108,7 +131,8 @@ class ResNetODE:
                 return (factor * rng.uniform(-scale, scale, size=shape)).astype(self.dtype)
             return (factor * scale * rng.normal(size=shape)).astype(self.dtype)
 
-        self.V, self.b = draw((L, d, d)), draw((L, d))
+        self.V, self.b = draw((G, *v_shape)), draw((G, *b_shape))
+        self.project_parameters()
         if m is not None:
             self.W = draw((m, d), 1.0 / np.sqrt(d))
             self.mu = np.zeros(m, dtype=self.dtype)
@@ -128,6 +152,22 @@ class ResNetODE:
                     ZeroGradientWarning,
                     stacklevel=2,
                 )
+        return self
+
+    @property
+    def n_groups(self) -> int:
+        """Parameter groups: ceil(n_layers / share), the leading axis of V and b."""
+        return -(-self.n_layers // self.share)
+
+    def project_parameters(self) -> ResNetODE:
+        """Project the parameters onto the form's constraint set, in place.
+
+        ``resnet_d``: A >= 0 entrywise (A = V[:, 1]), the decay condition of
+        ResNet-D (seed 002). Other forms have no constraint. The training loop calls
+        this after every optimiser step (a projected-gradient method).
+        """
+        if self.form == "resnet_d" and self.V is not None:
+            np.maximum(self.V[:, 1], 0, out=self.V[:, 1])
         return self
 
     def parameters(self) -> dict[str, np.ndarray]:
@@ -193,6 +233,9 @@ class ResNetODE:
             "activation": self.activation,
             "gamma": self.gamma,
             "threads": threads,
+            "scheme": self.scheme,
+            "project": self.project,
+            "n_layers": self.n_layers if self.share > 1 else None,
         }
 
     def _cost(self) -> dict[str, Any]:
@@ -307,6 +350,9 @@ class ResNetODE:
             "w2": self.w2,
             "w_head": self.w_head,
             "dtype": self.dtype.name,
+            "scheme": self.scheme,
+            "project": self.project,
+            "share": self.share,
         }
 
     def save(self, path) -> None:
@@ -317,7 +363,12 @@ class ResNetODE:
 
     def __repr__(self) -> str:
         c = self.config()
-        shown = ", ".join(f"{k}={c[k]!r}" for k in c if c[k] not in (None, 0.0) or k == "T")
+        defaults = {"scheme": "euler", "share": 1}
+        shown = ", ".join(
+            f"{k}={c[k]!r}"
+            for k in c
+            if (c[k] not in (None, 0.0) and defaults.get(k) != c[k]) or k == "T"
+        )
         return f"ResNetODE({shown})"
 
 
