@@ -50,10 +50,15 @@ def assert_png_not_blank(path):
 
 def test_all_is_exported():
     assert sorted(plot.__all__) == [
+        "convergence",
         "decision_regions",
+        "depth_study",
         "feature_norm_curves",
         "feature_norms",
         "grid_deformation",
+        "lipschitz",
+        "multilevel",
+        "stability",
         "training_curves",
         "trajectories",
     ]

@@ -134,7 +134,9 @@ def test_private_core_checks_its_arrays_too():
     with pytest.raises(ValueError, match="labels"):
         core.cost(X, labels, V, b, W, mu, None, opt, "softmax", 0.0, 0.0, 0.0, True, False)
     with pytest.raises(ValueError, match="reversible"):
-        core.cost(X, X, V, b, None, None, None, opt, "state", 0.0, 0.0, 0.0, True, False, reversible=True)
+        core.cost(
+            X, X, V, b, None, None, None, opt, "state", 0.0, 0.0, 0.0, True, False, reversible=True
+        )
     with pytest.raises(ValueError, match="one layer"):
         core.layer_hamiltonian(X, X, V, b, opt, None)
 

@@ -269,7 +269,9 @@ def network_args(
     v_shape, b_shape, v_name, b_name = param_shapes(form, d)
     V_arr = _array("V", V)
     if V_arr.ndim != 1 + len(v_shape) or V_arr.shape[1:] != v_shape:
-        raise _shape_error("V", f"(L, {', '.join(map(str, v_shape))}) for form={form!r}: (L,) + {v_name}", V_arr)
+        raise _shape_error(
+            "V", f"(L, {', '.join(map(str, v_shape))}) for form={form!r}: (L,) + {v_name}", V_arr
+        )
     G = V_arr.shape[0]
     if G < 1:
         raise ValueError("V must hold L >= 1 layers, got shape (0, ...)")

@@ -146,7 +146,9 @@ def _cost(
                 f"'symplectic_euler' or 'verlet', got scheme={net.scheme!r}"
             )
         if net.project:
-            raise ValueError("reversible=True cannot be combined with project='relu' (not invertible)")
+            raise ValueError(
+                "reversible=True cannot be combined with project='relu' (not invertible)"
+            )
         if every:
             raise ValueError("reversible=True stores no state: checkpoint_every must be None")
     if grad and not reversible:
@@ -402,7 +404,9 @@ def input_jacobian(
     seed = np.zeros_like(a.X)
     for c in range(d):
         seed[:, c] = 1
-        J[..., c] = _core.tangent(a.X, a.V, a.b, a.options, seed, None, None, per_layer, a.threads)[1]
+        J[..., c] = _core.tangent(a.X, a.V, a.b, a.options, seed, None, None, per_layer, a.threads)[
+            1
+        ]
         seed[:, c] = 0
     return J
 

@@ -92,6 +92,13 @@ class ResNetODE:
         self.scheme = v.choice("scheme", scheme, v.SCHEMES)
         self.project = None if project is None else v.choice("project", project, v.PROJECTIONS)
         self.share = v.integer("share", share)
+        groups = -(-self.n_layers // self.share)
+        if -(-self.n_layers // groups) != self.share:
+            # the sweeps cut L layers into G groups of ceil(L / G): keep the two in step
+            raise ValueError(
+                f"share={self.share} with n_layers={self.n_layers} leaves groups of unequal "
+                f"size that the sweeps cannot represent; use a share that divides n_layers"
+            )
         if self.scheme in v.SYMPLECTIC_SCHEMES and self.form not in v.HAMILTONIAN_FORMS:
             raise ValueError(
                 f"scheme={self.scheme!r} needs form 'hamiltonian' or 'hamiltonian_hr', "

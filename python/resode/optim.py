@@ -2,7 +2,9 @@
 
 An optimiser updates a dict of parameter arrays in place from a dict of
 gradients of the mean cost J/N. L-BFGS is not a step rule: fit() hands it to
-scipy.optimize.minimize with the exact gradient.
+scipy.optimize.minimize with the exact gradient. MSA and ExtendedMSA (defined in
+:mod:`resode.msa`) are not gradient steps either: they solve a problem per layer
+from the forward and backward sweeps.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .msa import MSA, ExtendedMSA
+
 __all__ = [
     "GD",
     "LBFGS",
+    "MSA",
     "SGD",
     "Adam",
     "Constant",
     "Cosine",
+    "ExtendedMSA",
     "StepDecay",
     "make_optimizer",
     "make_schedule",
@@ -110,10 +116,10 @@ class LBFGS:
         self.memory, self.gtol, self.ftol = int(memory), float(gtol), float(ftol)
 
 
-OPTIMIZERS = {"gd": GD, "sgd": SGD, "adam": Adam, "lbfgs": LBFGS}
+OPTIMIZERS = {"gd": GD, "sgd": SGD, "adam": Adam, "lbfgs": LBFGS, "msa": MSA, "emsa": ExtendedMSA}
 
 
-def make_optimizer(optimizer) -> GD | LBFGS:
+def make_optimizer(optimizer) -> GD | LBFGS | MSA:
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(
@@ -121,7 +127,7 @@ def make_optimizer(optimizer) -> GD | LBFGS:
                 f"object, got {optimizer!r}"
             )
         return OPTIMIZERS[optimizer]()
-    if isinstance(optimizer, (GD, LBFGS)):
+    if isinstance(optimizer, (GD, LBFGS, MSA)):
         return optimizer
     raise TypeError(
         f"optimizer must be a name or an optimiser object, got {type(optimizer).__name__}"

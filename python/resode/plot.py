@@ -1,5 +1,8 @@
 """Plots of ResNet-ODE models: trajectories, decision regions, grid deformation, training
-curves, and the feature-norm experiment of the thesis (seed 003).
+curves, the feature-norm experiment of the thesis (seed 003), the stability analysis of
+:mod:`resode.analysis` (feature growth, input sensitivity and their bounds, one-sided
+Lipschitz constants) and the depth studies of :mod:`resode.depth` (loss and accuracy
+against depth, convergence as L grows with T fixed, multilevel training).
 
 matplotlib is an optional extra (``pip install 'resode[plot]'``); it is imported only
 when a plot is drawn. Every function builds a :class:`matplotlib.figure.Figure` with the
@@ -28,10 +31,15 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "convergence",
     "decision_regions",
+    "depth_study",
     "feature_norm_curves",
     "feature_norms",
     "grid_deformation",
+    "lipschitz",
+    "multilevel",
+    "stability",
     "training_curves",
     "trajectories",
 ]
@@ -863,4 +871,386 @@ def feature_norms(
     ax.legend(fontsize=8)
     fig.feature_norms = norms
     fig.init_scales = scales
+    return _finish(fig, save, dpi)
+
+
+# -- 6. stability analysis (resode.analysis; seeds 001, 002) ---------------------------------
+
+
+def _band(ax: Axes, t: np.ndarray, values: np.ndarray, color, label: str) -> None:
+    """Median over samples (line), max (thin line) and the 10-90 % band of (L+1, N) values."""
+    if values.shape[1] == 0:
+        return
+    q10, med, q90 = np.percentile(values, [10, 50, 90], axis=1)
+    marker = "o" if len(t) < 30 else None
+    ax.plot(t, med, color=color, marker=marker, ms=3, label=f"{label}: median")
+    ax.plot(t, values.max(axis=1), color=color, lw=0.8, ls=":", label=f"{label}: max")
+    if values.shape[1] > 1:
+        ax.fill_between(t, q10, q90, color=color, alpha=0.2, lw=0, label="10-90 % of samples")
+
+
+def _bound_lines(ax: Axes, t: np.ndarray, discrete: np.ndarray, exp: np.ndarray) -> None:
+    ax.plot(t, discrete, color="k", ls="--", lw=1.2, label="bound (Euler steps)")
+    ax.plot(t, exp, color="0.5", ls="-.", lw=1.2, label="bound (seed 002, exp)")
+
+
+def _log_if_positive(ax: Axes, *arrays: np.ndarray) -> None:
+    values = np.concatenate([np.ravel(a) for a in arrays])
+    values = values[np.isfinite(values)]
+    if values.size and np.all(values > 0):
+        ax.set_yscale("log")
+
+
+def lipschitz(
+    result: Any,
+    *,
+    T: float | None = None,
+    ax: Axes | None = None,
+    save: PathLike | None = None,
+    dpi: float = DPI,
+) -> Figure:
+    """The one-sided Lipschitz constant of each layer: the sampled estimate and the bound.
+
+    ``result`` is what :func:`resode.analysis.one_sided_lipschitz` returns; the true
+    constant of layer k lies between the estimate (filled markers) and the bound (open
+    markers). Below the zero line a layer's flow contracts (seed 001, section 2.1).
+
+    Parameters
+    ----------
+    result : resode.analysis.OneSidedLipschitz
+    T : float, optional
+        Final time: with it the x axis is the time ``t_k = k T / L`` of the layer's
+        interval start; without it, the layer index k.
+    ax : matplotlib Axes, optional
+        Draw into this Axes instead of a new figure.
+    save : path, optional
+        Write the figure there (PNG unless the extension says otherwise).
+    dpi : float
+        Resolution of the saved image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _mpl()
+    from .analysis import OneSidedLipschitz
+
+    if not isinstance(result, OneSidedLipschitz):
+        raise TypeError(
+            "result must be a resode.analysis.OneSidedLipschitz (from "
+            f"analysis.one_sided_lipschitz), got {type(result).__name__}"
+        )
+    L = len(result.estimate)
+    if T is None:
+        x, xlabel = np.arange(L), "layer k"
+    else:
+        T = v.real("T", T, positive=True)
+        x, xlabel = T / L * np.arange(L), r"time $t_k$ (start of layer k)"
+    if ax is None:
+        fig = _figure((6.0, 4.2))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.step(x, result.bound, where="post", color="k", lw=0.8, alpha=0.5)
+    ax.plot(x, result.bound, "o", mfc="none", mec="k", ms=5, label=r"bound (all $x, y$)")
+    ax.plot(
+        x,
+        result.estimate,
+        "o",
+        color="tab:red",
+        ms=4,
+        label=f"estimate ({result.method}, {result.n_points} points)",
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"one-sided Lipschitz constant $\nu_k$")
+    ax.set_title(r"$\langle f_k(x) - f_k(y), x - y\rangle \leq \nu_k |x - y|^2$", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _finish(fig, save, dpi)
+
+
+def stability(
+    model: Any,
+    X: Any = None,
+    *,
+    norm: str = "spectral",
+    save: PathLike | None = None,
+    dpi: float = DPI,
+) -> Figure:
+    """Measured feature growth and input sensitivity beside the bounds of seed 002.
+
+    Three panels over the time ``t_k = k h``: the feature norms ``|x_k|`` (median, max and
+    10-90 % band over the samples) with the growth bounds for the largest input norm;
+    the sensitivity ``sigma_max(d x_k / d x_in)`` with its bounds; and each layer's
+    one-sided Lipschitz constant (:func:`lipschitz`). The numbers are
+    :func:`resode.analysis.stability_report` (stored on the figure as ``fig.report``).
+
+    Parameters
+    ----------
+    model : ResNetODE or resode.analysis.StabilityReport
+        A model (then X is required) or a report already computed.
+    X : array_like, shape (N, n_features), optional
+        Inputs, for a model.
+    norm : {'spectral', 'fro'}
+        Matrix norm of the bounds (for a model).
+    save : path, optional
+        Write the figure there (PNG unless the extension says otherwise).
+    dpi : float
+        Resolution of the saved image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _mpl()
+    from .analysis import StabilityReport, stability_report
+
+    if isinstance(model, StabilityReport):
+        if X is not None:
+            raise ValueError("X applies to a model; a StabilityReport has its data already")
+        report = model
+    else:
+        if X is None:
+            raise ValueError("stability(model, X) needs the inputs X")
+        report = stability_report(model, _as_samples("X", X), norm=norm)
+    t = report.t
+    fig = _figure((15.0, 4.4))
+    left, middle, right = fig.subplots(1, 3)
+    _band(left, t, report.feature_norms, "tab:blue", r"$|x_k|$")
+    gmax = report.growth_bound.max(axis=1)
+    gexp = report.growth_bound_exp.max(axis=1)
+    _bound_lines(left, t, gmax, gexp)
+    _log_if_positive(left, report.feature_norms, gmax, gexp)
+    left.set_ylabel(r"feature norm $|x_k|$")
+    left.set_title("Growth of the features", fontsize=10)
+
+    _band(middle, t, report.sensitivity, "tab:green", r"$\sigma_{max}(J_k)$")
+    _bound_lines(middle, t, report.sensitivity_bound, report.sensitivity_bound_exp)
+    _log_if_positive(middle, report.sensitivity, report.sensitivity_bound)
+    middle.set_ylabel(r"$\sigma_{max}(\partial x_k / \partial x_{in})$")
+    middle.set_title("Sensitivity to input perturbations", fontsize=10)
+    for ax in (left, middle):
+        ax.set_xlabel(r"time $t_k = k h$")
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=7)
+
+    lipschitz(report.lipschitz, T=float(t[-1]) if len(t) > 1 else None, ax=right)
+    b = report.bounds
+    fig.suptitle(
+        f"Forward stability: L={b.n_layers}, h={b.h:g}, {b.form}/{b.activation}, "
+        f"N={report.feature_norms.shape[1]} samples, norm={b.norm}",
+        fontsize=11,
+    )
+    fig.report = report
+    return _finish(fig, save, dpi)
+
+
+# -- 7. depth: convergence in L, depth studies, multilevel training (resode.depth) ----------
+
+
+def convergence(
+    result: Any,
+    *,
+    ax: Axes | None = None,
+    save: PathLike | None = None,
+    dpi: float = DPI,
+) -> Figure:
+    """Errors of the discrete solution against the step h, log-log, with a slope-1 guide.
+
+    ``result`` is what :func:`resode.depth.convergence` returns: the final-state error
+    (mean and max over samples) and, when it was given targets, the cost error
+    ``|J - J_ref| / N`` and the relative gradient error. Forward Euler converges with
+    order 1: the curves run parallel to the dotted guide ``C h``.
+
+    Parameters
+    ----------
+    result : resode.depth.Convergence
+    ax : matplotlib Axes, optional
+        Draw into this Axes instead of a new figure.
+    save : path, optional
+        Write the figure there (PNG unless the extension says otherwise).
+    dpi : float
+        Resolution of the saved image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _mpl()
+    from .depth import Convergence
+
+    if not isinstance(result, Convergence):
+        raise TypeError(
+            "result must be a resode.depth.Convergence (from depth.convergence), got "
+            f"{type(result).__name__}"
+        )
+    if ax is None:
+        fig = _figure((6.0, 4.5))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    h = result.h
+    series = [
+        (result.state_error, r"$|x_{L+1} - x_\mathrm{ref}|$, mean", "tab:blue", "-"),
+        (result.state_error_max, "  max over samples", "tab:blue", ":"),
+    ]
+    if result.loss_error is not None:
+        series += [
+            (result.loss_error, r"$|J - J_\mathrm{ref}| / N$", "tab:orange", "-"),
+            (result.grad_error, "gradient, relative", "tab:green", "-"),
+        ]
+    drawn = []
+    for values, label, color, ls in series:
+        ok = np.isfinite(values) & (values > 0)
+        if ok.any():
+            ax.plot(h[ok], values[ok], marker="o", ms=4, color=color, ls=ls, label=label)
+            drawn.append(values[ok])
+    if drawn:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        top = max(float(d.max()) for d in drawn)
+        guide = top * 1.5 * h / h.max()
+        ax.plot(h, guide, color="0.4", ls="--", lw=0.8, label=r"slope 1 ($\propto h$)")
+    ax.set_xlabel(r"step $h = T / L$")
+    ax.set_ylabel("error against the reference")
+    ax.set_title(
+        f"Convergence as L grows, T={result.T:g} fixed (base L={result.base_layers}, "
+        f"reference L={result.reference_layers})\nobserved order "
+        f"{result.order('state'):.2f}",
+        fontsize=10,
+    )
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    return _finish(fig, save, dpi)
+
+
+def depth_study(
+    study: Any,
+    *,
+    save: PathLike | None = None,
+    dpi: float = DPI,
+) -> Figure:
+    """Loss and accuracy against depth, and the convergence of the discrete solution.
+
+    ``study`` is what :func:`resode.depth.depth_study` returns. Panels: the final mean
+    cost J / N against the number of layers L (log2 axis; training and validation), the
+    accuracy (classifier heads), and the convergence study (:func:`convergence`) when
+    the study has one.
+
+    Parameters
+    ----------
+    study : resode.depth.DepthStudy
+    save : path, optional
+        Write the figure there (PNG unless the extension says otherwise).
+    dpi : float
+        Resolution of the saved image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _mpl()
+    from .depth import DepthStudy
+
+    if not isinstance(study, DepthStudy):
+        raise TypeError(
+            f"study must be a resode.depth.DepthStudy (from depth.depth_study), got "
+            f"{type(study).__name__}"
+        )
+    if len(study.depths) == 0:
+        raise ValueError("the study has no completed depth to plot")
+    has_acc = bool(np.isfinite(study.accuracy).any() or np.isfinite(study.val_accuracy).any())
+    panels = 1 + has_acc + (study.convergence is not None)
+    fig = _figure((5.2 * panels, 4.3))
+    axes = list(fig.subplots(1, panels, squeeze=False)[0])
+    L = study.depths
+    marker = {"marker": "o", "ms": 4}
+    pairs = [(axes[0], study.loss, study.val_loss, "final mean cost J / N")]
+    if has_acc:
+        pairs.append((axes[1], study.accuracy, study.val_accuracy, "final accuracy"))
+    for ax, train, val, ylabel in pairs:
+        ax.plot(L, train, label="training", **marker)
+        if np.isfinite(val).any():
+            ax.plot(L, val, label="validation", **marker)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(L, [str(n) for n in L])
+        ax.minorticks_off()
+        ax.set_xlabel(f"layers L  (T = {study.T:g} fixed, h = T / L)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    how = "multilevel (warm start)" if study.warm_start else "each depth from scratch"
+    axes[0].set_title(f"Depth study: {how}" + (" (interrupted)" if study.interrupted else ""))
+    if study.convergence is not None:
+        convergence(study.convergence, ax=axes[-1])
+    return _finish(fig, save, dpi)
+
+
+def multilevel(
+    result: Any,
+    *,
+    save: PathLike | None = None,
+    dpi: float = DPI,
+) -> Figure:
+    """Training curves of multilevel training, levels one after the other.
+
+    ``result`` is what :func:`resode.depth.multilevel_fit` returns. The mean cost J / N
+    (log scale) and, when recorded, the accuracy against the cumulative epoch; a dotted
+    vertical line marks each prolongation, labelled with the new number of layers.
+
+    Parameters
+    ----------
+    result : resode.depth.Multilevel
+    save : path, optional
+        Write the figure there (PNG unless the extension says otherwise).
+    dpi : float
+        Resolution of the saved image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _mpl()
+    from .depth import Multilevel
+
+    if not isinstance(result, Multilevel):
+        raise TypeError(
+            f"result must be a resode.depth.Multilevel (from depth.multilevel_fit), got "
+            f"{type(result).__name__}"
+        )
+    if not result.histories or sum(len(h) for h in result.histories) == 0:
+        raise ValueError("the multilevel result has no recorded epochs")
+    has_acc = any(len(h.accuracy) for h in result.histories)
+    fig = _figure((11.0, 4.2) if has_acc else (6.0, 4.2))
+    axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
+    colors = _palette(len(result.histories))
+    start = 0
+    for j, (h, m) in enumerate(zip(result.histories, result.models, strict=True)):
+        epochs = start + np.arange(1, len(h) + 1)
+        keys = [("loss", "val_loss")] + ([("accuracy", "val_accuracy")] if has_acc else [])
+        for ax, (key, vkey) in zip(axes, keys, strict=True):
+            values = np.asarray(getattr(h, key), dtype=np.float64)
+            if values.size:
+                ax.plot(epochs, values, color=colors[j], label=f"L={m.n_layers}")
+            vvalues = np.asarray(getattr(h, vkey), dtype=np.float64)
+            if vvalues.size:
+                ax.plot(epochs, vvalues, color=colors[j], ls="--", lw=0.8)
+            if j > 0:
+                ax.axvline(start + 0.5, color="0.5", ls=":", lw=0.8)
+        start += len(h)
+    has_val = any(len(h.val_loss) for h in result.histories)
+    dashed = " (dashed: validation)" if has_val else ""
+    axes[0].set_ylabel("mean cost J / N" + dashed)
+    losses = np.concatenate([np.asarray(h.loss, dtype=np.float64) for h in result.histories])
+    if np.all(losses[np.isfinite(losses)] > 0):
+        axes[0].set_yscale("log")
+    if has_acc:
+        axes[1].set_ylabel("accuracy" + dashed)
+    for ax in axes:
+        ax.set_xlabel("epoch (all levels)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, title="level")
+    title = "Multilevel training: train, prolong L -> 2L, continue"
+    fig.suptitle(title + (" (interrupted)" if result.interrupted else ""))
     return _finish(fig, save, dpi)

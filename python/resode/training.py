@@ -20,6 +20,7 @@ from . import _validation as v
 from ._errors import NonFiniteError
 from .functional import loss, loss_and_grad
 from .model import CLASSIFIER_HEADS, ResNetODE, ZeroGradientWarning
+from .msa import MSA
 from .optim import LBFGS, make_optimizer, make_schedule
 
 __all__ = ["EarlyStopping", "History", "fit"]
@@ -116,28 +117,28 @@ class _Objective:
         self.n = n
 
     def __call__(self, idx=None, input_grad=False):
-        m = self.model
+        X, Y, options = self.batch(idx)
+        return loss_and_grad(X, Y, self.model.V, self.model.b, **options, input_grad=input_grad)
+
+    def batch(self, idx=None):
+        """(X, Y, cost options) of the estimate of J/N on the samples idx (None: all)."""
         X, Y, sw = (
             (self.X, self.Y, self.sw) if idx is None else (self.X[idx], self.Y[idx], self.sw[idx])
         )
-        return loss_and_grad(X, Y, m.V, m.b, **self._options(sw / len(X)), input_grad=input_grad)
+        return X, Y, self._options(sw / len(X))
 
     def _options(self, sample_weight) -> dict[str, Any]:
         """The model's cost as the mean over samples: regularisers divided by N."""
         m = self.model
         return {
-            "T": m.T,
-            "form": m.form,
-            "activation": m.activation,
+            **m._net(self.threads),  # T, form, activation, gamma, scheme, project, n_layers
             "head": m.head,
             "W": m.W,
             "mu": m.mu,
             "w1": m.w1,
             "w2": m.w2 / self.n,
             "w_head": m.w_head / self.n,
-            "gamma": m.gamma,
             "sample_weight": sample_weight,
-            "threads": self.threads,
         }
 
     def grads(self, g) -> dict[str, np.ndarray]:
@@ -168,17 +169,21 @@ def fit(
     seed: int | None = None,
     progress: bool | None = None,
     threads: int | None = None,
+    projection: Callable[[ResNetODE], Any] | None = None,
 ) -> History:
     """Train ``model`` in place on (X, Y) and return its History.
 
     Parameters
     ----------
     optimizer : ``'gd'`` (full batch), ``'sgd'`` (momentum), ``'adam'``, ``'lbfgs'``
-        (scipy, full batch), or an optimiser object from :mod:`resode.optim`.
+        (scipy, full batch), ``'msa'`` / ``'emsa'`` (the basic / extended method of
+        successive approximations, full batch, :mod:`resode.msa`), or an optimiser
+        object from :mod:`resode.optim`.
     lr : learning rate: a float, a schedule (callable epoch -> lr, e.g.
         :class:`resode.optim.StepDecay`), or None for the optimiser's default.
     epochs : passes over the data (L-BFGS: iterations).
-    batch_size : samples per step; None means full batch for 'gd' and 'lbfgs' and
+    batch_size : samples per step; None means full batch for 'gd', 'lbfgs', 'msa' and
+        'emsa' and
         min(N, 128) for 'sgd' and 'adam'.
     validation_data : (X_val, Y_val) or (X_val, Y_val, weights), evaluated after every
         epoch (with weights, as the weighted mean).
@@ -187,12 +192,28 @@ def fit(
         (loss without validation data).
     seed : seed of the mini-batch shuffling (results are reproducible for a seed).
     progress : tqdm progress bar; None shows it on a terminal for runs over a second.
+    projection : a function of the model called after every optimiser step, after
+        the model's own :meth:`~resode.ResNetODE.project_parameters` (which keeps
+        ResNet-D's A >= 0): a projected-gradient method for any constraint set. With
+        'lbfgs', ResNet-D's constraint becomes bounds of L-BFGS-B and a projection
+        function is an error.
 
     A non-finite loss raises :class:`resode.NonFiniteError` after restoring the last
     finite parameters. Ctrl-C stops cleanly between steps: the model keeps the
     parameters of the last completed step and the History says 'interrupted'.
     """
     opt = make_optimizer(optimizer)
+    if projection is not None and not callable(projection):
+        kind = type(projection).__name__
+        raise TypeError(f"projection must be a function of the model, got {kind}")
+    if projection is not None and isinstance(opt, LBFGS):
+        raise ValueError("projection needs a step optimiser ('gd', 'adam', ...), not 'lbfgs'")
+
+    def project() -> None:
+        model.project_parameters()
+        if projection is not None:
+            projection(model)
+
     epochs = int(epochs)
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -241,6 +262,7 @@ def fit(
                 callbacks,
                 history,
                 bar,
+                project,
             )
     finally:
         if bar is not None:
@@ -271,6 +293,7 @@ def _run_steps(
     callbacks,
     history,
     bar,
+    project=lambda: None,
 ):
     opt.reset(model.parameters())
     saved = None  # parameters before the step in progress; None between steps
@@ -282,10 +305,14 @@ def _run_steps(
             for start in range(0, objective.n, batch_size):
                 idx = None if batch_size >= objective.n else order[start : start + batch_size]
                 saved = {k: a.copy() for k, a in model.parameters().items()}
-                g = objective(idx)
-                if not math.isfinite(g.loss):
-                    raise NonFiniteError("the loss is not finite", stage="loss")
-                opt.step(model.parameters(), objective.grads(g), rate)
+                if isinstance(opt, MSA):  # a sweep-and-solve step, not a gradient step
+                    opt.update(model.parameters(), *objective.batch(idx), rate)
+                else:
+                    g = objective(idx)
+                    if not math.isfinite(g.loss):
+                        raise NonFiniteError("the loss is not finite", stage="loss")
+                    opt.step(model.parameters(), objective.grads(g), rate)
+                project()
                 last_good, saved = saved, None
             try:
                 logs = _epoch_logs(
@@ -346,6 +373,7 @@ def _run_lbfgs(model, opt, objective, validation, epochs, callbacks, history, ba
             accepted,
             jac=True,
             method="L-BFGS-B",
+            bounds=_bounds(model),
             callback=callback,
             options={"maxiter": epochs, "maxcor": opt.memory, "gtol": opt.gtol, "ftol": opt.ftol},
         )
@@ -357,6 +385,17 @@ def _run_lbfgs(model, opt, objective, validation, epochs, callbacks, history, ba
         model.set_flat(accepted)
         raise
     model.set_flat(accepted)
+
+
+def _bounds(model) -> list[tuple[float | None, float | None]] | None:
+    """L-BFGS-B bounds of the flat parameters: ResNet-D's A >= 0, else none."""
+    if model.form != "resnet_d":
+        return None
+    lower = np.full(model.n_parameters, -np.inf)
+    A = np.zeros(model.V.shape, dtype=bool)
+    A[:, 1] = True
+    lower[: model.V.size][A.ravel()] = 0.0
+    return [(None if lo == -np.inf else lo, None) for lo in lower]
 
 
 def _epoch_logs(model, objective, validation, epoch, rate, seconds) -> dict[str, float]:
