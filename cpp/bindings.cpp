@@ -127,7 +127,8 @@ resode::Network<T> network(const py::array& X, const py::array& V, const py::arr
     auto sized = [&](const py::array& a, const char* name, Index per_group) {
         if (!a.dtype().equal(py::dtype::of<T>()))
             throw py::type_error(std::string(name) + " must have dtype " +
-                                 py::str(py::dtype::of<T>()).cast<std::string>());
+                                 py::str(py::dtype::of<T>()).cast<std::string>() + ", got " +
+                                 py::str(a.dtype()).cast<std::string>());
         if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
             throw py::value_error(std::string(name) + " must be an aligned C-contiguous array");
         if (a.shape(0) != net.groups || a.size() != net.groups * per_group)
@@ -386,6 +387,13 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("x"), py::arg("name"), py::arg("derivative") = false,
         "s(x) or s'(x) of a 1-D float64 array, as the kernels compute it (for tests).");
+
+    m.def(
+        "cached_arrays",
+        [](const std::string& form, const std::string& scheme) {
+            return resode::cached_arrays(resode::parse_form(form), resode::parse_scheme(scheme));
+        },
+        py::arg("form"), py::arg("scheme"), "d x block arrays a layer's step keeps for the backward sweep.");
 
     m.def(
         "block_size",

@@ -97,3 +97,15 @@ def test_errors_are_one_line_without_traceback(tmp_path, args, message):
 @pytest.mark.parametrize("command", ["demo", "train", "predict", "info"])
 def test_help(command):
     assert "usage" in run(command, "--help").stdout
+
+
+def test_train_a_hamiltonian_network_with_verlet(tmp_path):
+    X, y = datasets.moons(200, seed=0)
+    np.savez(tmp_path / "moons.npz", X=X, y=y)
+    args = ["--dim", 4, "--form", "hamiltonian", "--scheme", "verlet", "--share", 2]
+    run("train", "moons.npz", "--out", "h.npz", "--epochs", 20, *args, cwd=tmp_path)
+    model = resode.load(tmp_path / "h.npz")
+    assert (model.form, model.scheme, model.share) == ("hamiltonian", "verlet", 2)
+    assert model.V.shape == (10, 2, 2, 2)
+    bad = run("train", "moons.npz", "--scheme", "verlet", cwd=tmp_path, check=False)
+    assert bad.returncode != 0 and "scheme" in bad.stderr

@@ -41,8 +41,33 @@ def test_the_file_holds_no_pickle(tmp_path):
     with np.load(path, allow_pickle=False) as data:  # readable without pickle
         header = json.loads(str(data["header"]))
         assert all(data[k].dtype != object for k in data.files)
-    assert header["format"] == "resode.ResNetODE" and header["format_version"] == 1
+    assert header["format"] == "resode.ResNetODE" and header["format_version"] == 2
     assert header["config"]["n_classes"] == 2
+
+
+def test_version_1_files_still_load(tmp_path):
+    """Version 1 had no scheme, project, share: they load as the Euler defaults."""
+    m = ResNetODE(2, 3, head="softmax", n_classes=2, seed=0)
+    path = tmp_path / "m.npz"
+    m.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        files = {k: data[k] for k in data.files}
+    header = json.loads(str(files["header"]))
+    header["format_version"] = 1
+    for key in ("scheme", "project", "share"):
+        del header["config"][key]
+    files["header"] = np.array(json.dumps(header))
+    np.savez(path, **files)
+    back = resode.load(path)
+    assert (back.scheme, back.project, back.share) == ("euler", None, 1)
+    assert back.V.tobytes() == m.V.tobytes()
+
+
+def test_new_forms_round_trip(tmp_path):
+    m = ResNetODE(4, 6, form="hamiltonian_hr", scheme="verlet", share=2, project=None, seed=1)
+    m.save(tmp_path / "h.npz")
+    back = resode.load(tmp_path / "h.npz")
+    assert back.config() == m.config() and back.V.tobytes() == m.V.tobytes()
 
 
 def test_truncated_corrupted_and_foreign_files(tmp_path):

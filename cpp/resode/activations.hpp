@@ -19,8 +19,8 @@ inline constexpr double kLeakySlope = 0.01;
 // scalar libm tanh took two thirds of the run time at small d. For |x| < 0.625
 // Cephes' rational approximation x + x^3 P(x^2) / Q(x^2) (as in its tanh.c);
 // above, 1 - 2 / (e^{2|x|} + 1) with Eigen's vectorised exp, which does not
-// cancel there. With WithDerivative, s' comes from e = exp(-2|x|) instead:
-// tanh|x| = (1 - e) r and s' = 4 e r^2 with r = 1 / (1 + e), accurate in
+// cancel there: tanh|x| = (1 - e) r with e = exp(-2|x|), r = 1 / (1 + e). With
+// WithDerivative, s' comes from the same e: s' = 4 e r^2, accurate in
 // saturation where 1 - s^2 loses its relative precision. Agrees with libm to
 // 2 ulp (tests/test_activations.py). Works on fixed-size chunks on the stack.
 template <bool WithDerivative, class In, class Out>
@@ -32,17 +32,13 @@ void tanh_double_chunk(const In& x, Out&& s, double* ds) {
     using A = Eigen::Array<double, Eigen::Dynamic, 1, 0, In::MaxRowsAtCompileTime, 1>;
     const A z = x * x;
     const A small = x + x * z * (((P0 * z + P1) * z + P2) / (((z + Q1) * z + Q2) * z + Q3));
-    if constexpr (WithDerivative) {
-        const A e = (-2.0 * x.abs()).exp();
-        const A r = 1.0 / (1.0 + e);
-        const A large = (1.0 - e) * r;
-        const auto near_zero = (x.abs() < 0.625).eval();
-        s = near_zero.select(small, (x < 0.0).select(-large, large));
-        Eigen::Map<A>(ds, x.size()) = near_zero.select(1.0 - s * s, 4.0 * e * r * r);
-    } else {
-        const A large = 1.0 - 2.0 / ((2.0 * x.abs()).exp() + 1.0);
-        s = (x.abs() < 0.625).select(small, (x < 0.0).select(-large, large));
-    }
+    // the same operations with or without s', so that s is bitwise the same either way
+    const A e = (-2.0 * x.abs()).exp();
+    const A r = 1.0 / (1.0 + e);
+    const A large = (1.0 - e) * r;
+    const auto near_zero = (x.abs() < 0.625).eval();
+    s = near_zero.select(small, (x < 0.0).select(-large, large));
+    if constexpr (WithDerivative) Eigen::Map<A>(ds, x.size()) = near_zero.select(1.0 - s * s, 4.0 * e * r * r);
 }
 
 template <bool WithDerivative>
@@ -75,7 +71,11 @@ void value(Activation a, const T* x_, T* s_, Index n) {
     switch (a) {
         case Activation::Tanh: tanh_values(x_, s_, n); break;
         case Activation::Relu: s = x.max(T(0)); break;
-        case Activation::Sigmoid: s = x.logistic(); break;
+        case Activation::Sigmoid: {  // as value_and_derivative computes it, bit for bit
+            const Eigen::Array<T, Eigen::Dynamic, 1> e = (-x.abs()).exp();
+            s = (x >= T(0)).select(T(1) / (T(1) + e), e / (T(1) + e));
+            break;
+        }
         // log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
         case Activation::Softplus: s = x.max(T(0)) + (-x.abs()).exp().log1p(); break;
         case Activation::LeakyRelu: s = (x > T(0)).select(x, slope * x); break;

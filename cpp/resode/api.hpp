@@ -18,6 +18,8 @@ struct FormKernels {
                         T* x_out, T* out, bool per_layer, const RunOptions& opt);
     static double layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
                                     const RunOptions& opt);
+    // arrays of d x n that a layer's step keeps for the backward sweep
+    static int cached_arrays(Scheme scheme);
     // entries of V and b per parameter group at state dimension d
     static Index v_size(Index d);
     static Index b_size(Index d);
@@ -44,6 +46,10 @@ inline Index v_size(Form form, Index d) {
 }
 inline Index b_size(Form form, Index d) {
     return with_form_tag(form, [&](auto f) { return FormKernels<f(), double>::b_size(d); });
+}
+
+inline int cached_arrays(Form form, Scheme scheme) {
+    return with_form_tag(form, [&](auto f) { return FormKernels<f(), double>::cached_arrays(scheme); });
 }
 
 // x_{L+1} for every sample (out: (N, d)), or the whole trajectory (out: (L+1, N, d)).

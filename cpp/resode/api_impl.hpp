@@ -48,6 +48,11 @@ double FormKernels<F, T>::layer_hamiltonian(const Network<T>& net, const T* X, c
 }
 
 template <Form F, class T>
+int FormKernels<F, T>::cached_arrays(Scheme scheme) {
+    return with_scheme<typename FieldOf<F>::type>(scheme, [](auto s) { return decltype(s)::kCached; });
+}
+
+template <Form F, class T>
 Index FormKernels<F, T>::v_size(Index d) {
     return FieldOf<F>::type::v_size(d);
 }

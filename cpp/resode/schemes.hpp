@@ -81,7 +81,7 @@ struct RungeKutta {
 
     template <class T>
     static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
-        const Index d = x.rows(), n = x.cols(), size = x.size();
+        const Index d = x.rows(), n = x.cols(), size = padded_size(x);
         MatMap<T> K = ws.like(3, x), acc = ws.like(4, x), X = ws.like(5, x);
         for (int j = 0; j < S; ++j) {
             const CMatMap<T> Xj = j == 0 ? x : (cache ? CMatMap<T>(stage_input(cache, j, size), d, n) : as_const(X));
@@ -101,7 +101,7 @@ struct RungeKutta {
     template <class T>
     static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> p, const LayerGrad<T>& grad, T h,
                         Scratch<T>& ws, const T* cache) {
-        const Index d = x.rows(), n = x.cols(), size = x.size();
+        const Index d = x.rows(), n = x.cols(), size = padded_size(x);
         T* c = const_cast<T*>(cache);
         MatMap<T> pn = ws.like(3, x), gK = ws.like(4, x), gX = ws.like(5, x);
         pn = p;
@@ -170,15 +170,16 @@ struct Partitioned {
     static constexpr int kCached = (N * F::kHalfCached + 1) / 2;
     static constexpr bool kReversible = true;
 
+    // the arrays of shear i: half-height arrays at the padded spacing
     template <class T>
-    static T* shear_cache(T* cache, int i, Index size) {
-        return cache ? cache + i * F::kHalfCached * (size / 2) : nullptr;
+    static T* shear_cache(T* cache, int i, CMatMap<T> x) {
+        return cache ? cache + i * F::kHalfCached * padded(x.rows() / 2, x.cols()) : nullptr;
     }
 
     template <class T>
     static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
         if (xn.data() != x.data()) xn = x;
-        for (int i = 0; i < N; ++i) F::shear(l, a, Sh::half[i], xn, h * T(Sh::frac[i]), ws, shear_cache(cache, i, x.size()));
+        for (int i = 0; i < N; ++i) F::shear(l, a, Sh::half[i], xn, h * T(Sh::frac[i]), ws, shear_cache(cache, i, as_const(xn)));
     }
 
     template <class T>
@@ -186,14 +187,14 @@ struct Partitioned {
                         Scratch<T>& ws, const T* cache) {
         T* c = const_cast<T*>(cache);
         for (int i = N - 1; i >= 0; --i)
-            F::shear_adjoint(l, a, Sh::half[i], p, h * T(Sh::frac[i]), grad, ws, shear_cache(c, i, x.size()));
+            F::shear_adjoint(l, a, Sh::half[i], p, h * T(Sh::frac[i]), grad, ws, shear_cache(c, i, x));
     }
 
     template <class T>
     static void inverse(const Layer<T>& l, Activation a, CMatMap<T> xn, MatMap<T> x, T h, Scratch<T>& ws, T* cache) {
         if (xn.data() != x.data()) x = xn;
         for (int i = N - 1; i >= 0; --i)
-            F::shear(l, a, Sh::half[i], x, -h * T(Sh::frac[i]), ws, shear_cache(cache, i, x.size()));
+            F::shear(l, a, Sh::half[i], x, -h * T(Sh::frac[i]), ws, shear_cache(cache, i, as_const(x)));
     }
 
     template <class T>

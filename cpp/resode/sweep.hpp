@@ -280,11 +280,14 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         };
         if (reversible) {
             if constexpr (Scheme::kReversible) {
-                MatMap<T> next = slab(w.states, 0), prev = slab(w.states, 1);
+                // x_{k+1} in slot (k+1) % 2 of w.states, x_k reconstructed into slot k % 2;
+                // x_L is the running state of the forward sweep, slot 0
+                Index next = 0;
                 for (Index k = L - 1; k >= 0; --k) {
-                    Scheme::inverse(layers[k], net.activation, as_const(next), prev, h, w.scratch, cache(k));
-                    adjoint(k, as_const(prev), as_const(next));
-                    std::swap(next, prev);
+                    const MatMap<T> x_next = slab(w.states, next), x = slab(w.states, 1 - next);
+                    Scheme::inverse(layers[k], net.activation, as_const(x_next), x, h, w.scratch, cache(k));
+                    adjoint(k, as_const(x), as_const(x_next));
+                    next = 1 - next;
                     if (stop.poll()) return;
                 }
             }
@@ -373,12 +376,14 @@ void tangent_sweep(const Network<T>& net, const T* X, Index N, const T* Xdot, co
         Scratch<T> scratch;
         Mat<T> x;
         Overflow overflow;
+        Index tangent_overflow = 0;
     };
-    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), Mat<T>(d, blocks.capacity()), {}}; };
+    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), Mat<T>(d, blocks.capacity()), {}, 0}; };
     auto body = [&](Index blk, Workspace& w, StopToken& stop) {
         const Index n = blocks.cols(blk), start = blocks.start(blk);
         w.scratch.set_cols(n);
         w.overflow = Overflow{};
+        w.tangent_overflow = 0;
         const CMatMap<T> x0(X + start * d, d, n);
         MatMap<T> x = x_out ? MatMap<T>(x_out + start * d, d, n) : MatMap<T>(w.x.data(), d, n);
         auto slab = [&](Index k) { return MatMap<T>(out + (per_layer ? k * N * d : 0) + start * d, d, n); };
@@ -398,15 +403,24 @@ void tangent_sweep(const Network<T>& net, const T* X, Index N, const T* Xdot, co
             }
             if (stop.poll()) return;
         }
-        if (!x.allFinite() || !slab(L).allFinite()) {
+        if (!x.allFinite()) {
             MatMap<T> buf(w.x.data(), d, n);
             w.overflow = locate_overflow<Scheme>(net, layers, x0, buf, w.scratch);
-            if (!w.overflow.any()) w.overflow = Overflow{L, nonfinite_columns(as_const(slab(L)))};
+        } else if (!slab(L).allFinite()) {
+            w.tangent_overflow += nonfinite_columns(as_const(slab(L)));
         }
     };
-    auto reduce = [&](Index, Workspace& w) { overflow.merge(w.overflow); };
+    Index tangent_overflow = 0;
+    auto reduce = [&](Index, Workspace& w) {
+        overflow.merge(w.overflow);
+        tangent_overflow += w.tangent_overflow;
+    };
     ordered_blocks(blocks.count(), opt, make, body, reduce);
-    if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "tangent", overflow_message(overflow, N));
+    if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "forward", overflow_message(overflow, N));
+    if (tangent_overflow > 0)
+        throw NonFinite(-1, tangent_overflow, "tangent",
+                        "the tangent sweep overflowed in " + std::to_string(tangent_overflow) + " of " +
+                            std::to_string(N) + " samples (the states are finite)");
 }
 
 // One layer's Hamiltonian sum_i P_i . f(X_i; theta) and its gradient with
@@ -449,8 +463,10 @@ double layer_hamiltonian_sweep(const Network<T>& net, const T* X, const T* P, In
         for (Index i = 0; i < bs; ++i) acc_b[i] += double(w.gb[i]);
     };
     ordered_blocks(blocks.count(), opt, make, body, reduce);
-    for (Index i = 0; i < vs; ++i) dV[i] = T(acc_V[i]);
-    for (Index i = 0; i < bs; ++i) db[i] = T(acc_b[i]);
+    bool finite = std::isfinite(value);
+    for (Index i = 0; i < vs; ++i) finite = finite && std::isfinite(dV[i] = T(acc_V[i]));
+    for (Index i = 0; i < bs; ++i) finite = finite && std::isfinite(db[i] = T(acc_b[i]));
+    if (!finite) throw NonFinite(0, 0, "layer_hamiltonian", "the layer Hamiltonian or its gradient is not finite");
     return value;
 }
 

@@ -167,6 +167,9 @@ def cmd_train(args) -> int:
         T=args.T,
         form=args.form,
         activation=args.activation,
+        scheme=args.scheme,
+        project=args.project,
+        share=args.share,
         head=head,
         n_classes=int(y.max()) + 1 if head == "softmax" else None,
         n_outputs=1 if head == "linear" else None,
@@ -283,6 +286,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--T", type=float, default=3.0)
     p.add_argument("--form", choices=v.FORMS, default="inner")
     p.add_argument("--activation", choices=v.ACTIVATIONS, default="tanh")
+    p.add_argument("--scheme", choices=v.SCHEMES, default="euler", help="integrator of each layer")
+    p.add_argument("--project", choices=v.PROJECTIONS, default=None, help="post-activation relu")
+    p.add_argument("--share", type=int, default=1, help="layers per parameter group")
     p.add_argument("--head", choices=("softmax", "logistic", "linear"), default=None)
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
     p.add_argument("--lr", type=float, default=None)

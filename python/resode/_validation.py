@@ -276,6 +276,8 @@ def network_args(
     if G < 1:
         raise ValueError("V must hold L >= 1 layers, got shape (0, ...)")
     L = G if n_layers is None else integer("n_layers", n_layers, minimum=1)
+    if L > 2**40:
+        raise ValueError(f"n_layers must be at most 2**40, got {L}")
     share = -(-L // G)
     if -(-L // share) != G:
         raise ValueError(

@@ -190,8 +190,7 @@ def _check_gradient_workspace(net, every: int) -> None:
     L = net.n_layers
     cols = min(_core.block_size(d, net.X.dtype), -(-max(n, 1) // 16) * 16)
     stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
-    # states + the scheme's cached arrays (Euler: up to 2, RK4: up to 11)
-    arrays = {"heun": 6, "rk4": 12}.get(net.scheme, 3)
+    arrays = 1 + _core.cached_arrays(net.form, net.scheme)  # a state and the step's cache
     per_thread = stored * arrays * d * cols * net.X.itemsize
     if per_thread * (net.threads or os.cpu_count() or 1) < 256 * 2**20:
         return  # the usual case: not worth reading /proc on every training step
@@ -358,7 +357,8 @@ def jvp(
 
     The tangent (forward-mode) sweep: xdot_1 = dX and
     xdot_{k+1} = (dPhi_k/dx) xdot_k + (dPhi_k/dtheta_k) dtheta_k, batched over
-    samples. None means a zero direction; dV and db come together, shaped as V, b.
+    samples. dX is (N, d); dV and db are shaped as V and b; a direction left as
+    None is zero.
     """
     a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
     n, d = a.X.shape
@@ -429,8 +429,14 @@ def layer_hamiltonian(
     per-layer quantity the method of successive approximations optimises.
     """
     X = v.as_states(X)
-    V = np.asarray(V) if not isinstance(V, np.ndarray) else V
-    b = np.asarray(b) if not isinstance(b, np.ndarray) else b
+    v_shape, b_shape, v_name, b_name = v.param_shapes(v.choice("form", form, v.FORMS), X.shape[1])
+    V, b = v._array("V", V), v._array("b", b)
+    for name, arr, shape, what in (("V", V, v_shape, v_name), ("b", b, b_shape, b_name)):
+        if arr.shape != shape:
+            raise ValueError(
+                f"{name} must be one layer's parameters, shape {what} = {shape} for "
+                f"form={form!r}; got shape {arr.shape}"
+            )
     a = _network(X, V[None], b[None], 1.0, form, activation, gamma, threads, "euler", None, None)
     n, d = a.X.shape
     P = v.as_param("P", P, a.X.dtype, (n, d), f"({n}, {d}) of costates")

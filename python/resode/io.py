@@ -21,7 +21,7 @@ from .model import ResNetODE, ZeroGradientWarning
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
 FORMAT = "resode.ResNetODE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config gained scheme, project, share (version 1 files load as euler)
 
 
 def save(model: ResNetODE, path: str | os.PathLike) -> None:

@@ -95,9 +95,11 @@ class ResNetODE:
         groups = -(-self.n_layers // self.share)
         if -(-self.n_layers // groups) != self.share:
             # the sweeps cut L layers into G groups of ceil(L / G): keep the two in step
+            size = -(-self.n_layers // groups)
             raise ValueError(
-                f"share={self.share} with n_layers={self.n_layers} leaves groups of unequal "
-                f"size that the sweeps cannot represent; use a share that divides n_layers"
+                f"share={self.share} with n_layers={self.n_layers}: the sweeps cut L layers into "
+                f"G = ceil(L / share) groups of ceil(L / G) layers, here {size}; a share that "
+                "divides n_layers always works"
             )
         if self.scheme in v.SYMPLECTIC_SCHEMES and self.form not in v.HAMILTONIAN_FORMS:
             raise ValueError(
@@ -148,8 +150,12 @@ class ResNetODE:
         if init == "zeros" or scale == 0:
             # symmetric: dV = -h (s(0) p^T + s'(0) (0 p) x^T) vanishes when s(0) = 0;
             # outer / antisymmetric: dV = h s'(0) p x^T vanishes when s'(0) = 0 (relu)
-            stuck = (self.form == "symmetric" and self.activation in ZERO_AT_ZERO) or (
-                self.form in ("outer", "antisymmetric") and self.activation == "relu"
+            # likewise the Hamiltonian forms built on them, and resnet_d (dA = -h p s(0)^T,
+            # dK = 0 while A = 0): only c moves, which cannot make A or K move
+            zero_s = ("symmetric", "hamiltonian", "resnet_d")
+            zero_ds = ("outer", "antisymmetric", "hamiltonian_hr")
+            stuck = (self.form in zero_s and self.activation in ZERO_AT_ZERO) or (
+                self.form in zero_ds and self.activation == "relu"
             )
             if stuck:
                 warnings.warn(

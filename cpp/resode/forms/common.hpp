@@ -179,6 +179,17 @@ void add_row_sums(VecMap<T> g, T alpha, CMatMap<T> u) {
 
 }  // namespace prod
 
+// The spacing of consecutive arrays of x's shape in a cache: rows x the columns
+// rounded up to 16, so that every array starts 64-byte aligned like a scratch
+// buffer. Eigen's vectorised loops (and tanh) round differently on a misaligned
+// start, and a value must come out the same cached or not (checkpointing, loss
+// against loss_and_grad).
+inline Index padded(Index rows, Index cols) { return rows * ((cols + 15) / 16 * 16); }
+template <class M>
+Index padded_size(const M& x) {
+    return padded(x.rows(), x.cols());
+}
+
 template <class T>
 CMatMap<T> as_const(MatMap<T> m) {
     return CMatMap<T>(m.data(), m.rows(), m.cols());

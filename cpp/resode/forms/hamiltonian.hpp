@@ -96,7 +96,7 @@ struct Split {
         const Index m = x.rows() / 2, n = x.cols();
         MatMap<T> in = hcache ? MatMap<T>(hcache, m, n) : ws.t(6, m), f = ws.t(7, m);
         in = src(x, h);
-        Sub::field(Spec::sub(l, h, m), a, as_const(in), f, ws, hcache ? hcache + m * n : nullptr);
+        Sub::field(Spec::sub(l, h, m), a, as_const(in), f, ws, hcache ? hcache + padded(m, n) : nullptr);
         const T k = coef * T(Spec::sign(h));
         if constexpr (Add)
             dest(out, h) += k * f;
@@ -121,11 +121,11 @@ struct Split {
             RowMap<T> gt(ws.dd.data(), m, m);
             gt.setZero();
             Sub::adjoint(sl, a, in, gh, acc, k, LayerGrad<T>{gt.data(), grad.b + static_cast<Index>(h) * m, m}, ws,
-                         hcache + m * n);
+                         hcache + padded(m, n));
             RowMap<T>(gV, m, m) += gt.transpose();
         } else {
             Sub::adjoint(sl, a, in, gh, acc, k, LayerGrad<T>{gV, grad.b + static_cast<Index>(h) * m, m}, ws,
-                         hcache + m * n);
+                         hcache + padded(m, n));
         }
         src(out, h) += acc;
     }
@@ -151,7 +151,7 @@ struct Split {
     // ---- the first-order field f(x) = (F(z), G(y)) ----
     template <class T>
     static T* half_cache(T* cache, Half h, Index d, Index n) {
-        return cache ? cache + static_cast<Index>(h) * kHalfCached * (d / 2) * n : nullptr;
+        return cache ? cache + static_cast<Index>(h) * kHalfCached * padded(d / 2, n) : nullptr;
     }
 
     template <class T>

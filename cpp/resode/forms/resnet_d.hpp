@@ -19,7 +19,7 @@ struct ResNetD {
         prod::affine(z, l.mat(0), x, l.vec(0));
         if (cache) {
             MatMap<T> s(cache, x.rows(), x.cols());
-            activation::value_and_derivative(a, z.data(), s.data(), cache + x.size(), z.size());
+            activation::value_and_derivative(a, z.data(), s.data(), cache + padded_size(x), z.size());
             prod::affine(f, l.mat(1), as_const(s), l.vec(1), T(-1));
         } else {
             activation::value(a, z.data(), z.data(), z.size());
@@ -32,7 +32,7 @@ struct ResNetD {
     template <class T>
     static void adjoint(const Layer<T>& l, Activation, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
                         const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
-        const CMatMap<T> s(cache, x.rows(), x.cols()), ds(cache + x.size(), x.rows(), x.cols());
+        const CMatMap<T> s(cache, x.rows(), x.cols()), ds(cache + padded_size(x), x.rows(), x.cols());
         MatMap<T> delta = ws.like(0, x);
         prod::apply_transpose(delta, l.mat(1), g, T(-1));
         delta.array() *= ds.array();

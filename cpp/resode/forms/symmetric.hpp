@@ -17,7 +17,7 @@ struct Symmetric {
         prod::affine(z, l.mat(), x, l.vec());
         if (cache) {
             MatMap<T> s(cache, x.rows(), x.cols());
-            activation::value_and_derivative(a, z.data(), s.data(), cache + x.size(), z.size());
+            activation::value_and_derivative(a, z.data(), s.data(), cache + padded_size(x), z.size());
             prod::apply_transpose(f, l.mat(), as_const(s), T(-1));
         } else {
             activation::value(a, z.data(), z.data(), z.size());
@@ -29,7 +29,7 @@ struct Symmetric {
     template <class T>
     static void adjoint(const Layer<T>& l, Activation, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
                         const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
-        const CMatMap<T> s(cache, x.rows(), x.cols()), ds(cache + x.size(), x.rows(), x.cols());
+        const CMatMap<T> s(cache, x.rows(), x.cols()), ds(cache + padded_size(x), x.rows(), x.cols());
         MatMap<T> u = ws.like(0, x);
         prod::apply(u, l.mat(), g);
         u.array() *= ds.array();
