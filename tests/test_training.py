@@ -192,3 +192,53 @@ def test_weighted_validation_is_the_weighted_mean():
     np.testing.assert_allclose(weighted.val_loss, repeated.val_loss, rtol=1e-12)
     with pytest.raises(ValueError, match="sample_weight"):
         m.fit(X, y, validation_data=(Xv, yv, np.ones(3)), epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "adam", "lbfgs"])
+def test_resnet_d_projection_keeps_A_nonnegative(optimizer):
+    """ResNet-D's constraint A >= 0 holds after every step; without the projection the
+    same training drives entries of A negative (so the check can fail)."""
+    from resode.datasets import moons
+
+    X, y = moons(120, seed=0)
+
+    def train(model, **kw):
+        seen = []
+        record = lambda epoch, logs, m: seen.append(m.V[:, 1].min())  # noqa: E731
+        kw = dict(optimizer=optimizer, epochs=15, lr=None, progress=False, **kw)
+        if optimizer != "lbfgs":
+            kw["callbacks"] = [record]
+        model.fit(X, y, **kw)
+        return model, seen
+
+    def make():
+        return resode.ResNetODE(
+            3, 6, form="resnet_d", head="softmax", n_classes=2, seed=1, init_scale=1.0
+        )
+
+    model, seen = train(make())
+    assert model.V[:, 1].min() >= 0 and all(a >= 0 for a in seen)
+
+    class Unconstrained(resode.ResNetODE):
+        def project_parameters(self):
+            return self
+
+    free = make()
+    free.__class__ = Unconstrained
+    if optimizer == "lbfgs":  # L-BFGS-B gets bounds from the form: unconstrained = GD here
+        return
+    free, _ = train(free)
+    assert free.V[:, 1].min() < 0
+
+
+def test_projection_hook_runs_after_every_step():
+    X, y = np.random.default_rng(0).normal(size=(40, 2)), np.arange(40) % 2
+    model = resode.ResNetODE(2, 4, head="softmax", n_classes=2, seed=0)
+    calls = []
+    model.fit(X, y, optimizer="sgd", epochs=3, batch_size=10, progress=False,
+              projection=lambda m: calls.append(m.V.copy()))  # fmt: skip
+    assert len(calls) == 12  # 4 mini-batches x 3 epochs
+    with pytest.raises(TypeError, match="projection"):
+        model.fit(X, y, epochs=1, projection=3)
+    with pytest.raises(ValueError, match="projection"):
+        model.fit(X, y, optimizer="lbfgs", epochs=1, projection=lambda m: None)
