@@ -61,6 +61,22 @@ def make_problem(
     return kw
 
 
+def fd_gradient(kw, key, eps=1e-6, loss=None):
+    """Central finite differences of loss(**kw) (default resode.loss) with respect to kw[key]."""
+    import resode
+
+    loss = resode.loss if loss is None else loss
+    base = kw[key]
+    grad = np.zeros_like(base)
+    for idx in np.ndindex(base.shape):
+        for sign in (1, -1):
+            pert = base.copy()
+            pert[idx] += sign * eps
+            grad[idx] += sign * loss(**{**kw, key: pert})
+        grad[idx] /= 2 * eps
+    return grad
+
+
 def rel_err(a, ref):
     """Norm-wise relative error ||a - ref|| / ||ref|| (absolute when ref is 0)."""
     a = np.asarray(a, dtype=np.float64)

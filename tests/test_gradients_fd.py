@@ -8,21 +8,9 @@ import numpy as np
 import pytest
 
 import resode
-from conftest import ACTIVATIONS, FORMS, HEADS, make_problem, rel_err
+from conftest import ACTIVATIONS, FORMS, HEADS, fd_gradient, make_problem, rel_err
 
 PARAMS = {"dV": "V", "db": "b", "dW": "W", "dmu": "mu", "dX": "X"}
-
-
-def _fd_gradient(kw, key, eps):
-    base = kw[key]
-    grad = np.zeros_like(base)
-    for idx in np.ndindex(base.shape):
-        for sign in (1, -1):
-            pert = base.copy()
-            pert[idx] += sign * eps
-            grad[idx] += sign * resode.loss(**{**kw, key: pert})
-        grad[idx] /= 2 * eps
-    return grad
 
 
 @pytest.mark.parametrize(
@@ -38,7 +26,7 @@ def test_gradients_match_finite_differences(form, activation, head):
     for name, key in PARAMS.items():
         if kw.get(key) is None:
             continue
-        fd = _fd_gradient(kw, key, 1e-6)
+        fd = fd_gradient(kw, key)
         assert rel_err(getattr(got, name), fd) < 1e-6, name
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import reference
 import resode
-from conftest import ACTIVATIONS, HEADS, make_problem, rel_err
+from conftest import ACTIVATIONS, HEADS, fd_gradient, make_problem, rel_err
 
 ALL_FORMS = reference.FORM_NAMES_OLD + reference.NEW_FORMS
 GRADS = {"dV": "V", "db": "b", "dW": "W", "dmu": "mu", "dX": "X"}
@@ -88,19 +88,6 @@ def compare(kw, tol, **extra):
     return got
 
 
-def fd_gradient(kw, key, eps=1e-6):
-    """Central finite differences of resode.loss with respect to kw[key]."""
-    base = kw[key]
-    grad = np.zeros_like(base)
-    for idx in np.ndindex(base.shape):
-        for sign in (1, -1):
-            pert = base.copy()
-            pert[idx] += sign * eps
-            grad[idx] += sign * resode.loss(**{**kw, key: pert})
-        grad[idx] /= 2 * eps
-    return grad
-
-
 def projection_margin(kw):
     """min |pre-projection state| over all layers (distance to the relu kink)."""
     return reference.projection_margin(kw["X"], kw["V"], kw["b"], **net_of(kw))
@@ -136,14 +123,7 @@ def test_reference_gradients_match_its_own_finite_differences(form):
         kw = make_ext(form, "tanh", "softmax", N=3, L=3, scheme=scheme, seed=1, **extra)
         g = reference.ext_loss_and_grad(**kw)
         for name, key in GRADS.items():
-            base = kw[key]
-            fd = np.zeros_like(base)
-            for idx in np.ndindex(base.shape):
-                for sign in (1, -1):
-                    pert = base.copy()
-                    pert[idx] += sign * 1e-6
-                    fd[idx] += sign * reference.ext_loss_and_grad(**{**kw, key: pert})["loss"]
-            fd /= 2e-6
+            fd = fd_gradient(kw, key, loss=lambda **k: reference.ext_loss_and_grad(**k)["loss"])
             assert rel_err(g[name], fd) < 1e-7, (scheme, extra, name)
 
 
