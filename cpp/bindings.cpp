@@ -28,14 +28,21 @@ std::string shape_str(const std::vector<Index>& shape) {
     return s + (shape.size() == 1 ? ",)" : ")");
 }
 
-// The data of `a`, after checking its dtype, C order and shape.
+// The data of `a`, after checking its dtype and C order.
 template <class T>
-const T* checked(const py::array& a, const char* name, const std::vector<Index>& shape) {
+const T* checked_layout(const py::array& a, const char* name) {
     if (!a.dtype().equal(py::dtype::of<T>()))
         throw py::type_error(std::string(name) + " must have dtype " + py::str(py::dtype::of<T>()).cast<std::string>() +
                              ", got " + py::str(a.dtype()).cast<std::string>());
     if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
         throw py::value_error(std::string(name) + " must be an aligned C-contiguous array");
+    return static_cast<const T*>(a.data());
+}
+
+// ... and its shape.
+template <class T>
+const T* checked(const py::array& a, const char* name, const std::vector<Index>& shape) {
+    checked_layout<T>(a, name);
     std::vector<Index> got(a.shape(), a.shape() + a.ndim());
     if (got != shape)
         throw py::value_error(std::string(name) + " must have shape " + shape_str(shape) + ", got " + shape_str(got));
@@ -124,17 +131,13 @@ resode::Network<T> network(const py::array& X, const py::array& V, const py::arr
                               std::to_string(net.d));
     if (resode::is_partitioned(net.scheme) && !resode::is_hamiltonian(net.form))
         throw py::value_error("scheme '" + o.scheme + "' needs form 'hamiltonian' or 'hamiltonian_hr'");
+    // the form fixes the per-group shape; here only the count per group is checked
     auto sized = [&](const py::array& a, const char* name, Index per_group) {
-        if (!a.dtype().equal(py::dtype::of<T>()))
-            throw py::type_error(std::string(name) + " must have dtype " +
-                                 py::str(py::dtype::of<T>()).cast<std::string>() + ", got " +
-                                 py::str(a.dtype()).cast<std::string>());
-        if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-            throw py::value_error(std::string(name) + " must be an aligned C-contiguous array");
+        const T* data = checked_layout<T>(a, name);
         if (a.shape(0) != net.groups || a.size() != net.groups * per_group)
             throw py::value_error(std::string(name) + " must hold " + std::to_string(per_group) +
                                   " values per layer for form '" + o.form + "' at d = " + std::to_string(net.d));
-        return static_cast<const T*>(a.data());
+        return data;
     };
     net.V = sized(V, "V", resode::v_size(net.form, net.d));
     net.b = sized(b, "b", resode::b_size(net.form, net.d));
