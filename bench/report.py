@@ -64,11 +64,27 @@ def cell(row: dict | None, ref: dict | None) -> str:
 
 
 def peak_for(dtype: str, gemm: list[dict]) -> float | None:
-    return next((g["gflops"] for g in gemm if g["dtype"] == dtype), None)
+    gemms = (g for g in gemm if g.get("op", "gemm") == "gemm")
+    return next((g["gflops"] for g in gemms if g["dtype"] == dtype), None)
+
+
+def tanh_rate(gemm: list[dict]) -> float | None:
+    """resode's float64 tanh, values per second on one thread."""
+    return next((g["values_per_s"] for g in gemm if g.get("op") == "tanh"), None)
+
+
+def tanh_share(row: dict, gemm: list[dict]) -> str:
+    """The part of resode's time that its d N L tanh values alone need, at the
+    measured one-thread rate times the threads (float64: the kernel measured)."""
+    rate = tanh_rate(gemm)
+    if rate is None or row["dtype"] != "float64":
+        return ""
+    floor_s = row["d"] * row["N"] * row["L"] / (rate * row["threads"])
+    return f"{100 * floor_s / row['median_s']:.0f} %"
 
 
 def sizes_table(rows: list[dict], gemm: list[dict]) -> list[str]:
-    head = ["d", "L", "N", "dtype", "resode GFLOP/s", "% of GEMM", *LABELS]
+    head = ["d", "L", "N", "dtype", "resode GFLOP/s", "% of GEMM", "tanh share", *LABELS]
     lines = [table_row(head), table_row(["---"] * len(head))]
     for (d, L, N, dtype, _), impls in by_case(rows, "sizes").items():
         ref = impls.get(RESODE.label)
@@ -76,8 +92,9 @@ def sizes_table(rows: list[dict], gemm: list[dict]) -> list[str]:
         peak = peak_for(dtype, gemm)
         gflops = f"{ref['gflops']:.1f}" if ok else ""
         share = f"{100 * ref['gflops'] / peak:.0f} %" if ok and peak else ""
+        activation = tanh_share(ref, gemm) if ok else ""
         cells = [cell(impls.get(label), ref) for label in LABELS]
-        lines.append(table_row([d, L, N, dtype, gflops, share, *cells]))
+        lines.append(table_row([d, L, N, dtype, gflops, share, activation, *cells]))
     return lines
 
 
@@ -213,8 +230,12 @@ def machine_lines(machine: dict, gemm: list[dict]) -> list[str]:
     build = machine["resode_build"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     peaks = ", ".join(
-        f"{'dgemm' if g['dtype'] == 'float64' else 'sgemm'} {g['gflops']:.1f} GFLOP/s" for g in gemm
+        f"{'dgemm' if g['dtype'] == 'float64' else 'sgemm'} {g['gflops']:.1f} GFLOP/s"
+        for g in gemm
+        if g.get("op", "gemm") == "gemm"
     )
+    rate = tanh_rate(gemm)
+    tanh = f"; resode's float64 tanh {rate / 1e9:.2f} G values/s on one thread" if rate else ""
     return [
         f"- CPU: {machine['cpu']}; {machine['logical_cpus']} logical CPUs, "
         f"{machine['physical_cores']} physical cores; {machine['memory_gib']} GiB",
@@ -223,7 +244,7 @@ def machine_lines(machine: dict, gemm: list[dict]) -> list[str]:
         f"- libraries: {versions}",
         f"- resode build: OpenMP {build.get('openmp')}, SIMD {build.get('simd')}, "
         f"{build.get('compiler')}, Eigen {build.get('eigen')}, native {build.get('native_arch')}",
-        f"- machine limit (NumPy's BLAS, 2048 x 2048 products, median): {peaks}",
+        f"- machine limit (NumPy's BLAS, 2048 x 2048 products, median): {peaks}{tanh}",
     ]
 
 
@@ -236,7 +257,11 @@ each peer's loss, dV and db are checked against resode's (norm-wise relative
 error below 1e-10 in float64, 1e-4 in float32); one that fails is not timed.
 "compile" is the first call minus the median warm call, for the peers that
 compile (torch.compile, JAX, diffrax). GFLOP/s use the flop model 6 d^2 N L
-for one loss+gradient. "other CPU" is the CPU other processes used during a
+for one loss+gradient; "% of GEMM" compares them with the measured dgemm /
+sgemm rate. "tanh share" is the part of resode's time that evaluating its
+d N L tanh values alone takes, at the rate of resode's own float64 tanh kernel
+measured on one thread times the threads used: what is left for products,
+elementwise passes and memory. "other CPU" is the CPU other processes used during a
 window (system-wide CPU time minus this process's, over cores x wall time); a
 window above 5 % was re-measured (up to {retries} times), and a dagger (†)
 marks a time with a window that stayed above it. The problem: `inner` form,

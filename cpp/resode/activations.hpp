@@ -6,6 +6,8 @@
 
 #include "resode/types.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace resode::activation {
@@ -18,44 +20,49 @@ inline constexpr double kLeakySlope = 0.01;
 // tanh in double, vectorised. Eigen 3.4 vectorises tanh for float only, and
 // scalar libm tanh took two thirds of the run time at small d. For |x| < 0.625
 // Cephes' rational approximation x + x^3 P(x^2) / Q(x^2) (as in its tanh.c);
-// above, 1 - 2 / (e^{2|x|} + 1) with Eigen's vectorised exp, which does not
-// cancel there. With WithDerivative, s' = t (2 - t) from the same t =
-// 2 / (e^{2|x|} + 1) = 1 - tanh|x|, accurate in saturation where 1 - s^2 loses
-// its relative precision. Agrees with libm to
-// 2 ulp (tests/test_activations.py). Works on fixed-size chunks on the stack.
-template <bool WithDerivative, class In, class Out>
-void tanh_double_chunk(const In& x, Out&& s, double* ds) {
+// above, 1 - t with t = 2 / (e^{2|x|} + 1), which does not cancel there. The
+// loop is written for the compiler to vectorise: e^{2|x|} = 2^k e^r by a
+// polynomial (no division, unlike Eigen's exp), and both branches share one
+// division, num / den, whose operands are selected first (1.3x faster than
+// Eigen's exp and two divisions, measured). With WithDerivative, s' = t (2 - t)
+// from the same t, accurate in saturation where 1 - s^2 loses its relative
+// precision; s comes from the same operations either way, so it is bitwise the
+// same. Agrees with libm to 2 ulp (tests/test_activations.py); NaN stays NaN.
+template <bool WithDerivative>
+void tanh_double(const double* __restrict x, double* __restrict s, double* __restrict ds, Index n) {
     static constexpr double P0 = -9.64399179425052238628e-1, P1 = -9.92877231001918586564e1,
                             P2 = -1.61468768441708447952e3;
     static constexpr double Q1 = 1.12811678491632931402e2, Q2 = 2.23548839060100448583e3,
                             Q3 = 4.84406305325125486048e3;
-    using A = Eigen::Array<double, Eigen::Dynamic, 1, 0, In::MaxRowsAtCompileTime, 1>;
-    const A z = x * x;
-    const A small = x + x * z * (((P0 * z + P1) * z + P2) / (((z + Q1) * z + Q2) * z + Q3));
-    // s from the same operations with or without s', so that it is bitwise the same either way
-    if constexpr (WithDerivative) {
-        const A t = 2.0 / ((2.0 * x.abs()).exp() + 1.0);  // 1 - tanh|x|
-        const A large = 1.0 - t;
-        const auto near_zero = (x.abs() < 0.625).eval();
-        s = near_zero.select(small, (x < 0.0).select(-large, large));
-        Eigen::Map<A>(ds, x.size()) = near_zero.select(1.0 - s * s, t * (2.0 - t));
-    } else {
-        const A large = 1.0 - 2.0 / ((2.0 * x.abs()).exp() + 1.0);
-        s = (x.abs() < 0.625).select(small, (x < 0.0).select(-large, large));
+    static constexpr double inv_ln2 = 1.4426950408889634074, ln2_hi = 6.93147180369123816490e-01,
+                            ln2_lo = 1.90821492927058770002e-10;
+    static constexpr double round_shift = 0x1.8p52;  // adding it rounds to an integer in the low bits
+    static constexpr double y_max = 708.0;            // keeps 2^k a normal number; tanh is 1 long before
+    for (Index i = 0; i < n; ++i) {
+        // (ternaries, not fabs / fmin: those keep GCC from vectorising the loop)
+        const double xi = x[i], ax = xi < 0.0 ? -xi : xi, z = xi * xi;
+        const double y = 2.0 * ax > y_max ? y_max : 2.0 * ax;  // NaN passes through
+        const double kb = y * inv_ln2 + round_shift, k = kb - round_shift;
+        const double r = (y - k * ln2_hi) - k * ln2_lo;  // |r| <= ln2 / 2
+        // e^r by its Taylor polynomial of degree 13 (remainder below 1e-17 on |r| <= ln2 / 2)
+        double p = 1.0 / 6227020800.0;
+        for (const double c : {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+                               1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+            p = p * r + c;
+        std::int64_t bits;
+        std::memcpy(&bits, &kb, sizeof bits);
+        bits = (bits - std::int64_t(0x4338000000000000) + 1023) << 52;  // 2^k
+        double scale;
+        std::memcpy(&scale, &bits, sizeof scale);
+        const bool near_zero = ax < 0.625;
+        const double num = near_zero ? xi * z * ((P0 * z + P1) * z + P2) : 2.0;
+        const double den = near_zero ? ((z + Q1) * z + Q2) * z + Q3 : p * scale + 1.0;
+        const double q = num / den;  // near zero x^3 P / Q, else t = 1 - tanh|x|
+        const double large = 1.0 - q;
+        const double si = near_zero ? xi + q : (xi < 0.0 ? -large : large);
+        s[i] = si;
+        if constexpr (WithDerivative) ds[i] = near_zero ? 1.0 - si * si : (2.0 * ax > y_max ? 0.0 : q * (2.0 - q));
     }
-}
-
-template <bool WithDerivative>
-void tanh_double(const double* x, double* s, double* ds, Index n) {
-    constexpr Index C = 64;
-    using Chunk = Eigen::Array<double, C, 1>;
-    using Tail = Eigen::Array<double, Eigen::Dynamic, 1, 0, C, 1>;
-    Index i = 0;
-    for (; i + C <= n; i += C)
-        tanh_double_chunk<WithDerivative>(Chunk(Eigen::Map<const Chunk>(x + i)), Eigen::Map<Chunk>(s + i), ds + i);
-    if (i < n)
-        tanh_double_chunk<WithDerivative>(Tail(Eigen::Map<const Tail>(x + i, n - i)),
-                                          Eigen::Map<Tail>(s + i, n - i), ds + i);
 }
 
 template <class T>

@@ -56,15 +56,20 @@ inline int thread_id() {
 #endif
 }
 
-// Samples per block: about 32 KiB of states per block, so that a layer's
-// working set stays in cache, within [128, 2048] samples. At large d the
-// lower bound decides: 128 columns made the d x d by d x block products of
-// d = 256 about 12 % faster than 64 (bench, 3 alternating runs, medians).
+// Samples per block. Small d: about 32 KiB of states per block, so that a
+// layer's working set stays in cache, within [128, 2048] samples. Large d: each
+// product packs its d x d operand once per block and layer, so a block of at
+// least 4 d samples amortises that, as long as a slab stays within 1 MiB (L2).
+// Measured in float64 (alternating runs, medians): a floor of 128 samples made
+// d = 256 about 12 % faster than 64; this rule's 256, 512 and 512 samples at
+// d = 64, 128 and 256 then gained 3-10 % over 128, and 1024 lost at d = 256.
 inline Index block_size(Index d, std::size_t elem_size) {
-    const Index target_bytes = Index(32) * 1024;
+    d = std::max<Index>(d, 1);
+    const Index size = std::max<Index>(static_cast<Index>(elem_size), 1);
     // two divisions: d * elem_size could overflow
-    const Index n = target_bytes / std::max<Index>(d, 1) / std::max<Index>(static_cast<Index>(elem_size), 1);
-    return std::clamp<Index>(n / 16 * 16, 128, 2048);
+    const Index in_l1 = std::clamp<Index>(Index(32) * 1024 / d / size / 16 * 16, 128, 2048);
+    const Index amortising = std::min<Index>(Index(1024) * 1024 / d / size, d < 512 ? 4 * d : 2048) / 16 * 16;
+    return std::max(in_l1, std::min<Index>(amortising, 2048));
 }
 
 struct RunOptions {
