@@ -158,43 +158,41 @@ void add_transpose(MatMap<T> out, T alpha, const M& A, CMatMap<T> p) {
     add_apply(out, alpha, A.transpose(), p);
 }
 
-// Sums term(j) over the columns j = 0..n-1 into four partial sums, added in a
-// fixed order at the end: one accumulator would chain every column's adds on
-// the previous one (an add's latency per sample), four run in parallel. The
-// order depends on n only, so results stay independent of the thread count.
-template <class Acc, class Term>
-Acc sum_over_columns(Index n, Term&& term) {
-    Acc a0 = Acc::Zero(), a1 = Acc::Zero(), a2 = Acc::Zero(), a3 = Acc::Zero();
-    Index j = 0;
-    for (; j + 4 <= n; j += 4) {
-        a0.noalias() += term(j);
-        a1.noalias() += term(j + 1);
-        a2.noalias() += term(j + 2);
-        a3.noalias() += term(j + 3);
-    }
-    for (; j < n; ++j) a0.noalias() += term(j);
-    return (a0 + a1) + (a2 + a3);
-}
-
-// g += alpha u v^T, summed over the columns (samples)
+// g += alpha u v^T, summed over the columns (samples). (Four partial sums, as
+// in add_row_sums, were measured slower here: 1.3x at d = 2 in float32.)
 template <class T, class G>
 void add_outer(G&& g, T alpha, CMatMap<T> u, CMatMap<T> v) {
     if (u.rows() == v.rows() && with_small_dim(u.rows(), [&](auto D) {
             CSmallCols<T, D()> us(u.data(), D(), u.cols()), vs(v.data(), D(), v.cols());
-            g += alpha * sum_over_columns<Square<T, D()>>(u.cols(), [&](Index j) {
-                     return us.col(j) * vs.col(j).transpose();
-                 });
+            Square<T, D()> acc = Square<T, D()>::Zero();
+            for (Index j = 0; j < u.cols(); ++j) acc.noalias() += us.col(j) * vs.col(j).transpose();
+            g += alpha * acc;
         }))
         return;
     g.noalias() += alpha * (u * v.transpose());
 }
 
-// g += alpha * (row sums of u): a bias gradient over a block
+// g += alpha * (row sums of u): a bias gradient over a block. For small d the
+// columns go into four partial sums, added in a fixed order at the end: one
+// accumulator chains every column's add on the previous one (an add's latency
+// per sample); four run in parallel (8-15x faster for this loop, measured).
+// The order depends on the column count only: results stay independent of the
+// thread count.
 template <class T>
 void add_row_sums(VecMap<T> g, T alpha, CMatMap<T> u) {
     if (with_small_dim(u.rows(), [&](auto D) {
             CSmallCols<T, D()> us(u.data(), D(), u.cols());
-            g += alpha * sum_over_columns<Column<T, D()>>(u.cols(), [&](Index j) { return us.col(j); });
+            using Sum = Column<T, D()>;
+            Sum a0 = Sum::Zero(), a1 = Sum::Zero(), a2 = Sum::Zero(), a3 = Sum::Zero();
+            Index j = 0;
+            for (; j + 4 <= u.cols(); j += 4) {
+                a0 += us.col(j);
+                a1 += us.col(j + 1);
+                a2 += us.col(j + 2);
+                a3 += us.col(j + 3);
+            }
+            for (; j < u.cols(); ++j) a0 += us.col(j);
+            g += alpha * ((a0 + a1) + (a2 + a3));
         }))
         return;
     g.noalias() += alpha * u.rowwise().sum();
