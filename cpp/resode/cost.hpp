@@ -125,6 +125,10 @@ double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out
 // factor w1 h.
 template <class T>
 double tracking_cost(const SampleSlice<T>& sl, CMatMap<T> x, HeadScratch<T>& hs) {
+    // Without weights, one flat vectorised sum (in double): at small d the
+    // per-sample norms below are scalar loops over d values each, and took
+    // 16-18 % of a gradient's time at d = 2 (profiled).
+    if (!sl.cost.sample_weight) return 0.5 * (x - sl.targets()).template cast<double>().squaredNorm();
     hs.per_sample.head(sl.n) = T(0.5) * (x - sl.targets()).colwise().squaredNorm().array();
     return sl.weighted_sum(hs.per_sample);
 }
