@@ -158,14 +158,20 @@ void add_transpose(MatMap<T> out, T alpha, const M& A, CMatMap<T> p) {
     add_apply(out, alpha, A.transpose(), p);
 }
 
-// g += alpha u v^T, summed over the columns (samples). (Four partial sums, as
-// in add_row_sums, were measured slower here: 1.3x at d = 2 in float32.)
+// g += alpha u v^T, summed over the columns (samples). For small d, four
+// columns at a time as one fixed-size D x 4 by 4 x D product: a column at a
+// time chained every sample's adds on the previous one (their latency per
+// sample); measured 1.5-4x faster for this loop at d = 2, 4 and 8, the same at
+// d = 3. (Four separate accumulators instead were 1.3x slower in float32.)
 template <class T, class G>
 void add_outer(G&& g, T alpha, CMatMap<T> u, CMatMap<T> v) {
     if (u.rows() == v.rows() && with_small_dim(u.rows(), [&](auto D) {
             CSmallCols<T, D()> us(u.data(), D(), u.cols()), vs(v.data(), D(), v.cols());
             Square<T, D()> acc = Square<T, D()>::Zero();
-            for (Index j = 0; j < u.cols(); ++j) acc.noalias() += us.col(j) * vs.col(j).transpose();
+            Index j = 0;
+            for (; j + 4 <= u.cols(); j += 4)
+                acc.noalias() += us.template middleCols<4>(j).lazyProduct(vs.template middleCols<4>(j).transpose());
+            for (; j < u.cols(); ++j) acc.noalias() += us.col(j) * vs.col(j).transpose();
             g += alpha * acc;
         }))
         return;
