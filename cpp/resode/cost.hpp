@@ -1,7 +1,8 @@
 // The sample terms of the cost J: the terminal cost Phi of each head with its
 // costate p_{L+1} = dPhi/dx_{L+1} and head-parameter gradients, and the running
 // (tracking) cost of the state head. Per-sample terms are computed in the
-// compute dtype and summed in double.
+// compute dtype and summed in double (the unweighted running cost: each
+// squared component in double).
 #pragma once
 
 #include "resode/types.hpp"
