@@ -63,9 +63,14 @@ def cell(row: dict | None, ref: dict | None) -> str:
     return f"{shown} ({r:.1f}x)" if r is not None and row is not ref else shown
 
 
+def gemm_rows(gemm: list[dict]) -> list[dict]:
+    """The dgemm / sgemm rows of the machine section (results.json files written
+    before the tanh rate was measured have no "op")."""
+    return [g for g in gemm if g.get("op", "gemm") == "gemm"]
+
+
 def peak_for(dtype: str, gemm: list[dict]) -> float | None:
-    gemms = (g for g in gemm if g.get("op", "gemm") == "gemm")
-    return next((g["gflops"] for g in gemms if g["dtype"] == dtype), None)
+    return next((g["gflops"] for g in gemm_rows(gemm) if g["dtype"] == dtype), None)
 
 
 def tanh_rate(gemm: list[dict]) -> float | None:
@@ -231,8 +236,7 @@ def machine_lines(machine: dict, gemm: list[dict]) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     peaks = ", ".join(
         f"{'dgemm' if g['dtype'] == 'float64' else 'sgemm'} {g['gflops']:.1f} GFLOP/s"
-        for g in gemm
-        if g.get("op", "gemm") == "gemm"
+        for g in gemm_rows(gemm)
     )
     rate = tanh_rate(gemm)
     tanh = f"; resode's float64 tanh {rate / 1e9:.2f} G values/s on one thread" if rate else ""

@@ -36,6 +36,8 @@ from problem import (
     max_relative_error,
 )
 
+import resode
+
 BENCH = Path(__file__).resolve().parent
 TANH_VALUES = 32768
 
@@ -341,8 +343,6 @@ def memory_section(settings: Settings) -> list[dict]:
 def gemm_section(settings: Settings, policy) -> list[dict]:
     """The machine's limits: dgemm and sgemm GFLOP/s with NumPy's BLAS at n = 2048,
     and resode's float64 tanh kernel in values per second on one thread."""
-    import resode
-
     n = 2048
     rng = np.random.default_rng(0)
     fns = {}
