@@ -247,7 +247,8 @@ def machine_lines(machine: dict, gemm: list[dict]) -> list[str]:
         f"- Python {machine['python']} on {machine['platform']}",
         f"- libraries: {versions}",
         f"- resode build: OpenMP {build.get('openmp')}, SIMD {build.get('simd')}, "
-        f"{build.get('compiler')}, Eigen {build.get('eigen')}, native {build.get('native_arch')}",
+        f"{build.get('compiler')}, Eigen {build.get('eigen')}, ISA {build.get('isa')} "
+        f"(built: {', '.join(build.get('isa_built', []))})",
         f"- machine limit (NumPy's BLAS, 2048 x 2048 products, median): {peaks}{tanh}",
     ]
 

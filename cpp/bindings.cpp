@@ -1,4 +1,4 @@
-// The only file that knows Python: checks the arrays handed over by the
+// The only file that knows Python (with cpu_levels.cpp): checks the arrays handed over by the
 // Python layer (which has already converted and validated them; these checks
 // keep a direct caller of _core from crashing the interpreter), releases the
 // GIL, runs a kernel, and maps its errors to Python exceptions.
@@ -19,6 +19,15 @@ using resode::Index;
 #ifndef RESODE_VERSION
 #define RESODE_VERSION "0+unknown"
 #endif
+// One module per ISA level (CMakeLists.txt): its name and level.
+#ifndef RESODE_MODULE
+#define RESODE_MODULE _core
+#endif
+#ifndef RESODE_ISA
+#define RESODE_ISA "unknown"
+#endif
+// PYBIND11_MODULE pastes its argument; this expands RESODE_MODULE first.
+#define RESODE_PYBIND11_MODULE(name, m) PYBIND11_MODULE(name, m)
 
 namespace {
 
@@ -309,7 +318,7 @@ std::string simd_instruction_sets() { return Eigen::SimdInstructionSetsInUse(); 
 
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
     m.doc() = "resode's compiled kernels (private: use the functions of the resode package)";
 
     py::register_exception_translator([](std::exception_ptr p) {
@@ -423,11 +432,7 @@ PYBIND11_MODULE(_core, m) {
 #else
         info["compiler"] = "unknown";
 #endif
-#ifdef RESODE_NATIVE_ARCH
-        info["native_arch"] = true;
-#else
-        info["native_arch"] = false;
-#endif
+        info["isa"] = RESODE_ISA;  // the level this module was compiled for
         return info;
     });
     m.attr("__version__") = RESODE_VERSION;

@@ -12,6 +12,7 @@ python3 -m venv "$venv"
 source "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet ".[test]" -Ccmake.define.RESODE_SANITIZE=ON \
+  -Ccmake.define.RESODE_ISA_LEVELS="${RESODE_SANITIZE_ISA:-x86-64-v2}" \
   -Ccmake.build-type=Debug -Cbuild-dir=build/sanitize
 
 asan=$(g++ -print-file-name=libasan.so)

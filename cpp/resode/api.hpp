@@ -8,21 +8,28 @@
 
 namespace resode {
 
-// The kernels of one form, for every scheme (chosen at run time).
+// The kernels of one form, for every scheme (chosen at run time): the sweeps
+// of training and prediction (kernels_<form>.cpp).
 template <Form F, class T>
 struct FormKernels {
     static void forward(const Network<T>& net, const T* X, Index N, T* out, bool trajectory, const RunOptions& opt);
     static double cost(const Network<T>& net, const Cost<T>& cost, const T* X, Index N, const Gradients<T>* grads,
                        const RunOptions& opt, Index checkpoint_every, bool reversible);
-    static void tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db,
-                        T* x_out, T* out, bool per_layer, const RunOptions& opt);
-    static double layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
-                                    const RunOptions& opt);
     // arrays of d x n that a layer's step keeps for the backward sweep
     static int cached_arrays(Scheme scheme);
     // entries of V and b per parameter group at state dimension d
     static Index v_size(Index d);
     static Index b_size(Index d);
+};
+
+// The analysis sweeps of one form (tangents, the layer Hamiltonian of MSA),
+// in a translation unit of their own (kernels_analysis.cpp).
+template <Form F, class T>
+struct FormAnalysis {
+    static void tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db,
+                        T* x_out, T* out, bool per_layer, const RunOptions& opt);
+    static double layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
+                                    const RunOptions& opt);
 };
 
 // Runs fn(std::integral_constant<Form, F>{}) for the run-time form.
@@ -74,7 +81,7 @@ template <class T>
 void tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db, T* x_out, T* out,
              bool per_layer, const RunOptions& opt) {
     with_form_tag(net.form, [&](auto f) {
-        FormKernels<f(), T>::tangent(net, X, N, Xdot, dV, db, x_out, out, per_layer, opt);
+        FormAnalysis<f(), T>::tangent(net, X, N, Xdot, dV, db, x_out, out, per_layer, opt);
     });
 }
 
@@ -83,7 +90,7 @@ template <class T>
 double layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
                          const RunOptions& opt) {
     return with_form_tag(net.form, [&](auto f) {
-        return FormKernels<f(), T>::layer_hamiltonian(net, X, P, N, dV, db, opt);
+        return FormAnalysis<f(), T>::layer_hamiltonian(net, X, P, N, dV, db, opt);
     });
 }
 

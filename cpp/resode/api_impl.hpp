@@ -1,5 +1,5 @@
-// Definitions behind api.hpp for one form: the run-time scheme picks the sweep
-// instantiation. Included by the kernels_<form>.cpp translation units only.
+// Definitions behind api.hpp: the run-time scheme picks the sweep
+// instantiation. Included by the kernels_*.cpp translation units only.
 #pragma once
 
 #include "resode/api.hpp"
@@ -31,20 +31,6 @@ double FormKernels<F, T>::cost(const Network<T>& net, const Cost<T>& c, const T*
     return with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
         return cost_sweep<decltype(s)>(net, c, X, N, grads, opt, checkpoint_every, reversible);
     });
-}
-
-template <Form F, class T>
-void FormKernels<F, T>::tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV,
-                                const T* db, T* x_out, T* out, bool per_layer, const RunOptions& opt) {
-    with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
-        tangent_sweep<decltype(s)>(net, X, N, Xdot, dV, db, x_out, out, per_layer, opt);
-    });
-}
-
-template <Form F, class T>
-double FormKernels<F, T>::layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
-                                            const RunOptions& opt) {
-    return layer_hamiltonian_sweep<typename FieldOf<F>::type>(net, X, P, N, dV, db, opt);
 }
 
 template <Form F, class T>

@@ -7,7 +7,6 @@
 
 #include "resode/types.hpp"
 
-#include <cmath>
 
 namespace resode {
 
@@ -48,101 +47,23 @@ struct SampleSlice {
 // Phi over a block of final states x (d x n). When p is given, writes
 // p_{L+1}; when dW is given also the block's dW (m x d) and dmu (m).
 template <class T>
-double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out, T* dmu_out,
-                     HeadScratch<T>& hs) {
-    const Cost<T>& c = sl.cost;
-    const Index n = sl.n, d = x.rows(), m = c.m;
-    auto& loss_i = hs.per_sample;
-    if (c.head == Head::State) {
-        MatMap<T> r(p_out ? p_out : hs.z.data(), d, n);
-        r = x - sl.targets();
-        loss_i.head(n) = T(0.5) * r.colwise().squaredNorm().array();
-        const double loss = sl.weighted_sum(loss_i);
-        if (p_out) sl.weigh_columns(r);
-        return loss;
-    }
-    CRowMap<T> W(c.W, m, d);
-    CVecMap<T> mu(c.mu, m);
-    MatMap<T> z(hs.z.data(), m, n);
-    z.noalias() = W * x;
-    z.colwise() += mu;
-    switch (c.head) {
-        case Head::Linear:
-            z -= sl.targets();
-            loss_i.head(n) = T(0.5) * z.colwise().squaredNorm().array();
-            break;
-        case Head::Softmax: {
-            // log-sum-exp after shifting each column by its maximum
-            const RowArr<T> zmax = z.colwise().maxCoeff().array();
-            z.array().rowwise() -= zmax;
-            const std::int64_t* y = sl.labels();
-            for (Index i = 0; i < n; ++i) loss_i(i) = -z(static_cast<Index>(y[i]), i);
-            z = z.array().exp().matrix();
-            const RowArr<T> total = z.colwise().sum().array();
-            loss_i.head(n) += total.log();
-            z.array().rowwise() /= total;  // softmax
-            // q_y = p_y - 1 = -(sum of the other probabilities): no cancellation
-            // when the prediction is confident (p_y near 1)
-            for (Index i = 0; i < n; ++i) {
-                const Index yi = static_cast<Index>(y[i]);
-                T others = T(0);
-                for (Index j = 0; j < m; ++j) others += j == yi ? T(0) : z(j, i);
-                z(yi, i) = -others;
-            }
-            break;
-        }
-        case Head::Logistic: {
-            const std::int64_t* y = sl.labels();
-            auto zr = z.row(0).array();
-            for (Index i = 0; i < n; ++i) {
-                const T zi = zr(i), yi = T(y[i]);
-                // softplus(z) - y z without overflow
-                const T e = std::exp(-std::abs(zi));
-                loss_i(i) = std::max(zi, T(0)) - yi * zi + std::log1p(e);
-                // sigmoid(z) - y without cancellation: for y = 1 it is -sigmoid(-z)
-                const T sig_pos = T(1) / (T(1) + e), sig_neg = e / (T(1) + e);  // of |z|, -|z|
-                const T sig = zi >= T(0) ? sig_pos : sig_neg, sig_minus = zi >= T(0) ? sig_neg : sig_pos;
-                zr(i) = y[i] == 1 ? -sig_minus : sig;
-            }
-            break;
-        }
-        case Head::State: break;
-    }
-    const double loss = sl.weighted_sum(loss_i);
-    if (p_out) {
-        // z now holds q = dPhi/d(logits) per sample
-        sl.weigh_columns(z);
-        MatMap<T> p(p_out, d, n);
-        p.noalias() = W.transpose() * z;
-        if (dW_out) {
-            RowMap<T>(dW_out, m, d).noalias() = z * x.transpose();
-            VecMap<T>(dmu_out, m).noalias() = z.rowwise().sum();
-        }
-    }
-    return loss;
-}
+double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out, T* dmu_out, HeadScratch<T>& hs);
 
 // (1/2) sum_i w_i |x_i - y_i|^2 over a block: the running cost before its
 // factor w1 h.
 template <class T>
-double tracking_cost(const SampleSlice<T>& sl, CMatMap<T> x, HeadScratch<T>& hs) {
-    // Without weights, one flat vectorised sum (in double): at small d the
-    // per-sample norms below are scalar loops over d values each, and took
-    // 16-18 % of a gradient's time at d = 2 (profiled).
-    if (!sl.cost.sample_weight) return 0.5 * (x - sl.targets()).template cast<double>().squaredNorm();
-    hs.per_sample.head(sl.n) = T(0.5) * (x - sl.targets()).colwise().squaredNorm().array();
-    return sl.weighted_sum(hs.per_sample);
-}
+double tracking_cost(const SampleSlice<T>& sl, CMatMap<T> x, HeadScratch<T>& hs);
 
 // p += alpha w_i (x_i - y_i): the running cost's term in the adjoint.
 template <class T>
-void add_tracking_adjoint(const SampleSlice<T>& sl, CMatMap<T> x, MatMap<T> p, T alpha) {
-    if (!sl.cost.sample_weight) {
-        p.noalias() += alpha * (x - sl.targets());
-        return;
-    }
-    Eigen::Map<const RowArr<T>> w(sl.cost.sample_weight + sl.start, sl.n);
-    p.array() += alpha * ((x - sl.targets()).array().rowwise() * w);
-}
+void add_tracking_adjoint(const SampleSlice<T>& sl, CMatMap<T> x, MatMap<T> p, T alpha);
+
+// Compiled once (cost.cpp), not in every form's translation unit: a call covers a block.
+#define RESODE_COSTS(T, EXTERN)                                                                            \
+    EXTERN template double terminal_cost<T>(const SampleSlice<T>&, CMatMap<T>, T*, T*, T*, HeadScratch<T>&); \
+    EXTERN template double tracking_cost<T>(const SampleSlice<T>&, CMatMap<T>, HeadScratch<T>&);             \
+    EXTERN template void add_tracking_adjoint<T>(const SampleSlice<T>&, CMatMap<T>, MatMap<T>, T);
+RESODE_COSTS(float, extern)
+RESODE_COSTS(double, extern)
 
 }  // namespace resode

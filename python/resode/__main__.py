@@ -55,7 +55,7 @@ def cmd_demo(args) -> int:
     info = build_info()
     _say(
         f"resode {info['version']}  OpenMP={info['openmp']}  "
-        f"threads={args.threads or info['threads']}  SIMD: {info['simd']}"
+        f"threads={args.threads or info['threads']}  ISA: {info['isa']}  SIMD: {info['simd']}"
     )
     X, y = datasets.rings(args.samples, seed=args.seed)
     Xv, yv = datasets.rings(args.samples // 4, seed=args.seed + 1)

@@ -5,6 +5,9 @@ from typing import Any
 import numpy as np
 
 __version__: str
+# the ISA level of the loaded kernel module, and the levels installed (resode._isa)
+isa: str
+isa_built: tuple[str, ...]
 
 def forward(
     X: np.ndarray,

@@ -446,5 +446,10 @@ def layer_hamiltonian(
 
 def build_info() -> dict[str, Any]:
     """What this build of resode is: version, OpenMP, default threads, SIMD, compiler,
-    and the OpenMP wait policy in effect."""
-    return {**_core.build_info(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
+    the ISA level in use (``"isa"``, e.g. ``"x86-64-v3"``; ``RESODE_ISA`` forces one),
+    the levels in the build (``"isa_built"``) and the OpenMP wait policy in effect."""
+    return {
+        **_core.build_info(),
+        "isa_built": list(_core.isa_built),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+    }
