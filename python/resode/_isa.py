@@ -97,7 +97,7 @@ def _elf_damage(data: bytes) -> str | None:
     return f"truncated ({len(data)} of {needed} bytes)" if needed > len(data) else None
 
 
-def _record_damage(path: Path) -> str | None:
+def _record_damage(path: Path, data: bytes) -> str | None:
     """Why a file differs from the hash that its installed wheel recorded, or None
     (also when nothing was recorded for this very file)."""
     try:
@@ -107,7 +107,7 @@ def _record_damage(path: Path) -> str | None:
     for entry in dist.files or ():
         if entry.hash is None or Path(str(dist.locate_file(entry))).resolve() != path.resolve():
             continue
-        digest = hashlib.new(entry.hash.mode, path.read_bytes()).digest()
+        digest = hashlib.new(entry.hash.mode, data).digest()
         recorded = base64.urlsafe_b64decode(entry.hash.value + "=" * (-len(entry.hash.value) % 4))
         return (
             None if digest == recorded else "its content differs from the installed wheel's record"
@@ -121,7 +121,8 @@ def check_module_file(level: str) -> None:
     path = Path(spec.origin) if spec and spec.origin else None
     if path is None or not path.is_file():
         return
-    why = _elf_damage(path.read_bytes()) or _record_damage(path)
+    data = path.read_bytes()
+    why = _elf_damage(data) or _record_damage(path, data)
     if why:
         raise ImportError(
             f"resode: the {level} kernels ({path.name}) are damaged: {why}; reinstall resode"
