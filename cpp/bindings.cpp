@@ -244,6 +244,34 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
     return py::make_tuple(loss, dV, db, dW, dmu, dX, P);
 }
 
+// The vector-Jacobian product of forward (G: (N, d)) or trajectory (G: (L+1, N, d)):
+// the gradient sweep of the cost sum_k G_k . x_k, returned as (dX, dV, db).
+template <class T>
+py::tuple vjp_impl(const py::array& X, const py::array& V, const py::array& b, const NetOptions& o,
+                   const py::array& G, bool trajectory, std::optional<int> threads, Index checkpoint_every) {
+    auto net = network<T>(X, V, b, o);
+    const Index N = X.shape(0), d = net.d, L = net.L;
+    const T* x = checked<T>(X, "X", {N, d});
+    const T* g = trajectory ? checked<T>(G, "cotangent", {L + 1, N, d}) : checked<T>(G, "cotangent", {N, d});
+    if (checkpoint_every < 0) throw py::value_error("checkpoint_every must be >= 0 (0: store every state)");
+    resode::Cost<T> c;
+    c.head = resode::Head::Cotangent;
+    c.m = d;
+    c.Y = trajectory ? g + L * N * d : g;
+    if (trajectory) c.state_cotangents = g;
+    auto opt = run_options(threads);
+    py::array_t<T> dV(std::vector<py::ssize_t>(V.shape(), V.shape() + V.ndim()));
+    py::array_t<T> db(std::vector<py::ssize_t>(b.shape(), b.shape() + b.ndim()));
+    py::array_t<T> dX({N, d});
+    resode::Gradients<T> grads;
+    grads.dV = dV.mutable_data();
+    grads.db = db.mutable_data();
+    grads.dX = dX.mutable_data();
+    without_gil([&] { resode::cost(net, c, x, N, &grads, opt, checkpoint_every, false); });
+    return py::make_tuple(dX, dV, db);
+}
+
+#ifdef RESODE_WITH_ANALYSIS
 template <class T>
 py::tuple tangent_impl(const py::array& X, const py::array& V, const py::array& b, const NetOptions& o,
                        const py::object& Xdot, const py::object& dV, const py::object& db, bool per_layer,
@@ -285,6 +313,8 @@ py::tuple layer_hamiltonian_impl(const py::array& X, const py::array& P, const p
     return py::make_tuple(value, dV, db);
 }
 
+#endif  // RESODE_WITH_ANALYSIS
+
 // Calls impl<T> with T the dtype of X.
 template <template <class> class Impl, class... Args>
 auto by_dtype(const py::array& X, Args&&... args) {
@@ -304,6 +334,12 @@ struct CostCall {
     static py::tuple run(A&&... a) { return cost_impl<T>(std::forward<A>(a)...); }
 };
 template <class T>
+struct VjpCall {
+    template <class... A>
+    static py::tuple run(A&&... a) { return vjp_impl<T>(std::forward<A>(a)...); }
+};
+#ifdef RESODE_WITH_ANALYSIS
+template <class T>
 struct TangentCall {
     template <class... A>
     static py::tuple run(A&&... a) { return tangent_impl<T>(std::forward<A>(a)...); }
@@ -313,6 +349,7 @@ struct LayerHamiltonianCall {
     template <class... A>
     static py::tuple run(A&&... a) { return layer_hamiltonian_impl<T>(std::forward<A>(a)...); }
 };
+#endif
 
 std::string simd_instruction_sets() { return Eigen::SimdInstructionSetsInUse(); }
 
@@ -335,14 +372,22 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
         }
     });
 
-    py::class_<NetOptions>(m, "NetOptions", "The network's options (private: built by resode.functional)")
+    // module_local: every level's module binds its own NetOptions, and two may be loaded
+    py::class_<NetOptions>(m, "NetOptions", py::module_local(),
+                           "The network's options (private: built by resode.functional)")
         .def(py::init([](double T, std::string form, std::string activation, std::string scheme, double gamma,
                          bool project, Index n_layers) {
                  return NetOptions{T, std::move(form), std::move(activation), std::move(scheme), gamma, project,
                                    n_layers};
              }),
              py::arg("T"), py::arg("form"), py::arg("activation"), py::arg("scheme") = "euler", py::arg("gamma") = 0.0,
-             py::arg("project") = false, py::arg("n_layers") = 0);
+             py::arg("project") = false, py::arg("n_layers") = 0)
+        .def_property_readonly(
+            "fields",
+            [](const NetOptions& o) {
+                return py::make_tuple(o.T, o.form, o.activation, o.scheme, o.gamma, o.project, o.n_layers);
+            },
+            "The constructor's arguments, in order (to rebuild the options in another level's module).");
 
     m.def(
         "forward",
@@ -369,6 +414,17 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
         "(loss, dV, db, dW, dmu, dX, P); the gradients are None unless grad.");
 
     m.def(
+        "vjp",
+        [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o, const py::array& G,
+           bool trajectory, std::optional<int> threads, Index checkpoint_every) {
+            return by_dtype<VjpCall>(X, V, b, o, G, trajectory, threads, checkpoint_every);
+        },
+        py::arg("X"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("cotangent"), py::arg("trajectory"),
+        py::arg("threads") = py::none(), py::arg("checkpoint_every") = 0,
+        "(dX, dV, db): the cotangent (N, d) of the final states, or (L+1, N, d) of the trajectory, pulled back.");
+
+#ifdef RESODE_WITH_ANALYSIS  // the lowest level's module only (CMakeLists.txt)
+    m.def(
         "tangent",
         [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o, const py::object& Xdot,
            const py::object& dV, const py::object& db, bool per_layer, std::optional<int> threads) {
@@ -384,6 +440,7 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
            std::optional<int> threads) { return by_dtype<LayerHamiltonianCall>(X, P, V, b, o, threads); },
         py::arg("X"), py::arg("P"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("threads"),
         "(sum_i P_i . f(X_i), its gradient with respect to V and b) for one layer (V, b with a leading axis of 1).");
+#endif
 
     m.def(
         "activation",

@@ -12,6 +12,12 @@ double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out
     const Cost<T>& c = sl.cost;
     const Index n = sl.n, d = x.rows(), m = c.m;
     auto& loss_i = hs.per_sample;
+    if (c.head == Head::Cotangent) {
+        // sum_i G_i . x_i, whose costate is G itself (G the targets, m = d)
+        const CMatMap<T> g = sl.targets();
+        if (p_out) MatMap<T>(p_out, d, n) = g;
+        return (x.array() * g.array()).template cast<double>().sum();
+    }
     if (c.head == Head::State) {
         MatMap<T> r(p_out ? p_out : hs.z.data(), d, n);
         r = x - sl.targets();
@@ -65,7 +71,8 @@ double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out
             }
             break;
         }
-        case Head::State: break;
+        case Head::State:
+        case Head::Cotangent: break;
     }
     const double loss = sl.weighted_sum(loss_i);
     if (p_out) {

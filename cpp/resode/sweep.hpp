@@ -163,7 +163,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
                                                                         : L;
     const bool recompute = !reversible && seg < L;
     const Index n_segments = (L + seg - 1) / seg;
-    const bool has_head_params = cost.head != Head::State;
+    const bool has_head_params = resode::has_head_params(cost.head);
     const bool tracking = cost.w1 > 0;
     const T h = net.h, w1h = T(cost.w1) * net.h;
     const Layers<Field, T> layers(net);
@@ -276,6 +276,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
             if (net.project) p.array() *= (x_next.array() > T(0)).template cast<T>();
             Scheme::adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, cache(k));
             if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
+            if (cost.state_cotangents) p += CMatMap<T>(cost.state_cotangents + (k * N + start) * d, d, n);
             if (grads->P) costate(k) = p;
         };
         if (reversible) {

@@ -32,7 +32,12 @@ enum class Form { Inner, Outer, Symmetric, Antisymmetric, ResNetD, Hamiltonian, 
 // How a layer's step integrates its (piecewise constant in time) vector field.
 enum class Scheme { Euler, Heun, RK4, SymplecticEuler, Verlet };
 enum class Activation { Tanh, Relu, Sigmoid, Softplus, LeakyRelu, Identity };
-enum class Head { State, Linear, Softmax, Logistic };
+// Cotangent is not a loss: its "cost" sum_i G_i . x_i has the costate G, so the
+// gradient sweep of that cost is the vector-Jacobian product of the network
+// (the backward pass of the PyTorch and JAX layers). Not a name users pick.
+enum class Head { State, Linear, Softmax, Logistic, Cotangent };
+// heads with parameters W, mu of their own
+inline bool has_head_params(Head h) { return h != Head::State && h != Head::Cotangent; }
 
 inline Form parse_form(const std::string& name) {
     if (name == "inner") return Form::Inner;
@@ -113,6 +118,9 @@ struct Cost {
     const T* Y = nullptr;               // (N, m) targets: state / linear heads
     const std::int64_t* labels = nullptr;  // (N,) labels: softmax / logistic
     const T* sample_weight = nullptr;   // (N,) or null for all ones
+    // Cotangent on a trajectory: G_k for every state x_k, (L+1, N, d); Y is then
+    // its last slab (the costate of x_L), the others are added on the way back
+    const T* state_cotangents = nullptr;
     double w1 = 0, w2 = 0, w_head = 0;
 };
 

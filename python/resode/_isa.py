@@ -129,12 +129,8 @@ def check_module_file(level: str) -> None:
         )
 
 
-def load() -> tuple[ModuleType, str, tuple[str, ...]]:
-    """(the kernel module, its level, the levels built); honours RESODE_ISA."""
-    built = built_levels()
-    requested = os.environ.get("RESODE_ISA") or None
-    needs_cpu = requested in X86_64_LEVELS or not any(level in SINGLE_BUILDS for level in built)
-    level = choose(requested, built, cpu_levels() if needs_cpu else ())
+def load_level(level: str) -> ModuleType:
+    """The kernel module of a level, after checking its file; ImportError (one line)."""
     check_module_file(level)
     try:
         module = importlib.import_module(module_name(level))
@@ -143,4 +139,13 @@ def load() -> tuple[ModuleType, str, tuple[str, ...]]:
         raise ImportError(
             f"resode: the {level} kernels ({module_name(level)}) failed to load: {cause}"
         ) from exc
-    return module, level, built
+    return module
+
+
+def load() -> tuple[ModuleType, str, tuple[str, ...]]:
+    """(the kernel module, its level, the levels built); honours RESODE_ISA."""
+    built = built_levels()
+    requested = os.environ.get("RESODE_ISA") or None
+    needs_cpu = requested in X86_64_LEVELS or not any(level in SINGLE_BUILDS for level in built)
+    level = choose(requested, built, cpu_levels() if needs_cpu else ())
+    return load_level(level), level, built

@@ -26,6 +26,7 @@ __all__ = [
     "loss",
     "loss_and_grad",
     "trajectory",
+    "vjp",
 ]
 
 
@@ -372,6 +373,43 @@ def jvp(
         dV = v.as_param("dV", dV, a.X.dtype, a.V.shape, f"{a.V.shape} (as V)")
         db = v.as_param("db", db, a.X.dtype, a.b.shape, f"{a.b.shape} (as b)")
     return _core.tangent(a.X, a.V, a.b, a.options, dX, dV, db, False, a.threads)[1]
+
+
+def vjp(
+    X: Any,
+    V: Any,
+    b: Any,
+    cotangent: Any,
+    *,
+    trajectory: bool = False,
+    T: float = 1.0,
+    form: str = "inner",
+    activation: str = "tanh",
+    gamma: float = 0.0,
+    scheme: str = "euler",
+    project: str | None = None,
+    n_layers: int | None = None,
+    threads: int | None = None,
+    checkpoint_every: int | str | None = "sqrt",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The vector-Jacobian product of :func:`forward` (or :func:`trajectory`): (dX, dV, db).
+
+    ``cotangent`` G is (N, d), the gradient of some scalar with respect to the
+    final states, or with ``trajectory=True`` (L+1, N, d), with respect to every
+    state. Returns its pull-back to X, V and b: the adjoint sweep started from
+    ``p = G`` (and, along a trajectory, ``G[k]`` added to the costate of ``x_k``),
+    i.e. the gradient of ``sum_k G_k . x_k``. This is the backward pass of the
+    PyTorch and JAX layers (``resode.torch``, ``resode.jax``). The forward sweep
+    is recomputed inside the kernel; ``checkpoint_every`` as for
+    :func:`loss_and_grad` (default ``'sqrt'``: memory about 3 sqrt(L) states a block).
+    """
+    a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
+    trajectory = v.flag("trajectory", trajectory)
+    n, d = a.X.shape
+    shape = (a.n_layers + 1, n, d) if trajectory else (n, d)
+    G = v.as_param("cotangent", cotangent, a.X.dtype, shape, str(shape))
+    every = v.checkpoint_every(checkpoint_every, a.n_layers)
+    return _core.vjp(a.X, a.V, a.b, a.options, G, trajectory, a.threads, every)
 
 
 def input_jacobian(
