@@ -38,6 +38,7 @@ from .functional import (
     loss,
     loss_and_grad,
     trajectory,
+    vjp,
 )
 from .io import load
 from .model import ResNetODE, ZeroGradientWarning
@@ -64,4 +65,5 @@ __all__ = [
     "loss",
     "loss_and_grad",
     "trajectory",
+    "vjp",
 ]

@@ -9,14 +9,25 @@ __version__: str
 isa: str
 isa_built: tuple[str, ...]
 
+class NetOptions:
+    def __init__(
+        self,
+        T: float,
+        form: str,
+        activation: str,
+        scheme: str = "euler",
+        gamma: float = 0.0,
+        project: bool = False,
+        n_layers: int = 0,
+    ) -> None: ...
+    @property
+    def fields(self) -> tuple[float, str, str, str, float, bool, int]: ...
+
 def forward(
     X: np.ndarray,
     V: np.ndarray,
     b: np.ndarray,
-    T: float,
-    form: str,
-    activation: str,
-    gamma: float,
+    options: NetOptions,
     threads: int | None,
     trajectory: bool,
 ) -> np.ndarray: ...
@@ -28,18 +39,17 @@ def cost(
     W: np.ndarray | None,
     mu: np.ndarray | None,
     sample_weight: np.ndarray | None,
-    T: float,
-    form: str,
-    activation: str,
+    options: NetOptions,
     head: str,
     w1: float,
     w2: float,
     w_head: float,
-    gamma: float,
     grad: bool,
     input_grad: bool,
-    threads: int | None,
+    costates: bool = False,
+    threads: int | None = None,
     checkpoint_every: int = 0,
+    reversible: bool = False,
 ) -> tuple[
     float,
     np.ndarray | None,
@@ -47,7 +57,38 @@ def cost(
     np.ndarray | None,
     np.ndarray | None,
     np.ndarray | None,
+    np.ndarray | None,
 ]: ...
+def vjp(
+    X: np.ndarray,
+    V: np.ndarray,
+    b: np.ndarray,
+    options: NetOptions,
+    cotangent: np.ndarray,
+    trajectory: bool,
+    threads: int | None = None,
+    checkpoint_every: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def tangent(
+    X: np.ndarray,
+    V: np.ndarray,
+    b: np.ndarray,
+    options: NetOptions,
+    dX: np.ndarray | None,
+    dV: np.ndarray | None,
+    db: np.ndarray | None,
+    per_layer: bool,
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray]: ...
+def layer_hamiltonian(
+    X: np.ndarray,
+    P: np.ndarray,
+    V: np.ndarray,
+    b: np.ndarray,
+    options: NetOptions,
+    threads: int | None,
+) -> tuple[float, np.ndarray, np.ndarray]: ...
 def activation(x: np.ndarray, name: str, derivative: bool = False) -> np.ndarray: ...
+def cached_arrays(form: str, scheme: str) -> int: ...
 def block_size(d: int, dtype: np.dtype[Any]) -> int: ...
 def build_info() -> dict[str, Any]: ...

@@ -60,6 +60,13 @@ def _shape_error(name: str, expected: str, arr: np.ndarray) -> ValueError:
     return ValueError(f"{name} must have shape {expected}, got {arr.shape}")
 
 
+def kernel_array(arr: np.ndarray, dtype) -> np.ndarray:
+    """arr as the kernels take it: C-contiguous, aligned, of dtype; copied only when it
+    is not already (an unaligned buffer, e.g. from np.frombuffer or Dask's
+    serialisation, is copied once)."""
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 def compute_dtype(X: Any) -> np.dtype:
     """float32 / float64 arrays keep their precision; everything else computes in float64."""
     if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize in (4, 8):
@@ -74,7 +81,7 @@ def as_states(X: Any) -> np.ndarray:
         raise ValueError(f"X must be a 2-D array (N, d), got {arr.ndim}-D with shape {arr.shape}")
     if arr.shape[1] < 1:
         raise ValueError(f"X must have d >= 1 columns, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=compute_dtype(X))
+    arr = kernel_array(arr, compute_dtype(X))
     _check_finite("X", arr)
     return arr
 
@@ -95,7 +102,7 @@ def as_param(
         )
     if arr.shape != shape:
         raise _shape_error(name, expected, arr)
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    arr = kernel_array(arr, dtype)
     _check_finite(name, arr)
     return arr
 
@@ -111,7 +118,7 @@ def as_labels(name: str, value: Any, n: int, n_classes: int) -> np.ndarray:
     if n and arr.dtype.kind in "iuf" and (arr.min() < 0 or arr.max() >= n_classes):
         bad = arr[(arr < 0) | (arr >= n_classes)][0]
         raise ValueError(f"{name} labels must lie in [0, {n_classes}), got {bad}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return kernel_array(arr, np.int64)
 
 
 def as_sample_weight(value: Any, n: int, dtype: np.dtype) -> np.ndarray | None:
@@ -120,7 +127,7 @@ def as_sample_weight(value: Any, n: int, dtype: np.dtype) -> np.ndarray | None:
     arr = _array("sample_weight", value)
     if arr.shape != (n,):
         raise _shape_error("sample_weight", f"(N,) = ({n},)", arr)
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    arr = kernel_array(arr, dtype)
     _check_finite("sample_weight", arr)
     if n and arr.min() < 0:
         raise ValueError("sample_weight must be >= 0")
@@ -245,6 +252,28 @@ def param_shapes(form: str, d: int) -> tuple[tuple[int, ...], tuple[int, ...], s
             return (2, m, m), (2, m), "(2, d/2, d/2) = [K1, K2]", "(2, d/2) = [b1, b2]"
         return (m, m), (2, m), "(d/2, d/2) = K", "(2, d/2) = [b1, b2]"
     return (d, d), (d,), "(d, d)", "(d,)"
+
+
+def check_block_shapes(form: str, x_shape, V_shape, b_shape) -> str:
+    """Checks the shapes of a framework layer's x (N, d), V and b (L, ...); returns the form.
+
+    For the PyTorch and JAX layers, whose tensors are checked before any conversion.
+    """
+    form = choice("form", form, FORMS)
+    if len(x_shape) != 2:
+        raise ValueError(f"x must be 2-D (N, d), got shape {tuple(x_shape)}")
+    v_want, b_want, v_name, b_name = param_shapes(form, x_shape[1])
+    for name, got, shape, what in (("V", V_shape, v_want, v_name), ("b", b_shape, b_want, b_name)):
+        if len(got) != len(shape) + 1 or tuple(got[1:]) != shape or got[0] < 1:
+            raise ValueError(
+                f"{name} must have shape (L, *{what}) = (L, {', '.join(map(str, shape))}) for "
+                f"form={form!r} at d = {x_shape[1]}, got {tuple(got)}"
+            )
+    if V_shape[0] != b_shape[0]:
+        raise ValueError(
+            f"V and b must have the same number of layers: {V_shape[0]} != {b_shape[0]}"
+        )
+    return form
 
 
 def network_args(

@@ -234,7 +234,7 @@ class ResNetODE:
                 "build the model with dim >= the number of features"
             )
         if p == self.dim:
-            return np.ascontiguousarray(arr, dtype=self.dtype)
+            return v.kernel_array(arr, self.dtype)
         padded = np.zeros((n, self.dim), dtype=self.dtype)
         padded[:, :p] = arr
         return padded

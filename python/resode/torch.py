@@ -146,18 +146,7 @@ def _check(x, V, b, form: str, n_layers: Optional[int]) -> None:  # noqa: UP045
     _check_tensor("x", x)
     _check_tensor("V", V, x.dtype)
     _check_tensor("b", b, x.dtype)
-    if x.dim() != 2:
-        raise ValueError(f"x must be 2-D (N, d), got shape {tuple(x.shape)}")
-    form = v.choice("form", form, v.FORMS)
-    v_shape, b_shape, v_name, b_name = v.param_shapes(form, x.shape[1])
-    for name, t, shape, what in (("V", V, v_shape, v_name), ("b", b, b_shape, b_name)):
-        if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape or t.shape[0] < 1:
-            raise ValueError(
-                f"{name} must have shape (L, *{what}) = (L, {', '.join(map(str, shape))}) for "
-                f"form={form!r} at d = {x.shape[1]}, got {tuple(t.shape)}"
-            )
-    if V.shape[0] != b.shape[0]:
-        raise ValueError(f"V and b must have the same number of layers: {V.shape[0]} != {b.shape[0]}")
+    v.check_block_shapes(form, x.shape, V.shape, b.shape)
     if n_layers is not None:
         v.integer("n_layers", n_layers)
 
@@ -225,7 +214,7 @@ class ODEBlock(torch.nn.Module):
     the initial values: ``init``, ``init_scale``, ``seed``). ``dtype`` defaults
     to torch's default dtype. :meth:`to_model` and :meth:`from_model` convert the
     layers to and from a :class:`resode.ResNetODE` (state head), to save them with
-    :func:`resode.save` or study them with resode's plots and analysis.
+    :meth:`resode.ResNetODE.save` or study them with resode's plots and analysis.
     """
 
     def __init__(
@@ -290,7 +279,7 @@ class ODEBlock(torch.nn.Module):
         return model.set_parameters(V=_numpy(self.V), b=_numpy(self.b))
 
     @classmethod
-    def from_model(cls, model: ResNetODE, *, threads: Optional[int] = None) -> "ODEBlock":  # noqa: UP045, UP037
+    def from_model(cls, model: ResNetODE, *, threads: Optional[int] = None) -> "ODEBlock":  # noqa: UP045
         """The layers of a :class:`resode.ResNetODE` as a block (its head, if any, is left out)."""
         if not isinstance(model, ResNetODE):
             raise TypeError(f"model must be a resode.ResNetODE, got {type(model).__name__}")

@@ -151,6 +151,24 @@ class _Objective:
         """J/N on the whole data set (no trajectory stored)."""
         return loss(self.X, self.Y, self.model.V, self.model.b, **self._options(self.sw / self.n))
 
+    def accuracy(self) -> float:
+        """The fraction of correctly classified samples (classifier heads)."""
+        return self.model.accuracy(self.X, self.Y, threads=self.threads)
+
+
+def validation_objective(model: ResNetODE, validation_data, threads) -> _Objective | None:
+    """The objective of ``fit``'s validation_data: (X, Y) or (X, Y, weights)."""
+    if validation_data is None:
+        return None
+    if len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be (X_val, Y_val) or (X_val, Y_val, weights)")
+    Xv, Yv, wv = (*validation_data, None)[:3]
+    if wv is not None:  # a weighted mean: weights k count as k copies of a sample
+        wv = v.as_sample_weight(wv, len(Xv), np.dtype(np.float64))
+        total = wv.sum()
+        wv = wv * (len(wv) / total) if total > 0 else wv
+    return _Objective(model, Xv, Yv, wv, threads)
+
 
 def fit(
     model: ResNetODE,
@@ -202,6 +220,34 @@ def fit(
     finite parameters. Ctrl-C stops cleanly between steps: the model keeps the
     parameters of the last completed step and the History says 'interrupted'.
     """
+    objective = _Objective(model, X, Y, sample_weight, threads)
+    validation = validation_objective(model, validation_data, threads)
+    return train(
+        model, objective, validation, optimizer=optimizer, lr=lr, epochs=epochs,
+        batch_size=batch_size, callbacks=callbacks, early_stopping=early_stopping,
+        shuffle=shuffle, seed=seed, progress=progress, projection=projection,
+    )  # fmt: skip
+
+
+def train(
+    model: ResNetODE,
+    objective,
+    validation,
+    *,
+    optimizer: Any,
+    lr,
+    epochs: int,
+    batch_size: int | None,
+    callbacks: Iterable[Callback],
+    early_stopping,
+    shuffle: bool,
+    seed: int | None,
+    progress: bool | None,
+    projection,
+) -> History:
+    """The loop of :func:`fit` over any objective with the interface of ``_Objective``
+    (``n``, a call on sample indices, ``grads``, ``mean_loss``, ``accuracy``, and
+    ``batch`` for MSA): also that of :func:`resode.distributed.fit`."""
     opt = make_optimizer(optimizer)
     if projection is not None and not callable(projection):
         kind = type(projection).__name__
@@ -218,17 +264,6 @@ def fit(
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     schedule = make_schedule(lr, opt.default_lr)
-    objective = _Objective(model, X, Y, sample_weight, threads)
-    validation = None
-    if validation_data is not None:
-        if len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be (X_val, Y_val) or (X_val, Y_val, weights)")
-        Xv, Yv, wv = (*validation_data, None)[:3]
-        if wv is not None:  # a weighted mean: weights k count as k copies of a sample
-            wv = v.as_sample_weight(wv, len(Xv), np.dtype(np.float64))
-            total = wv.sum()
-            wv = wv * (len(wv) / total) if total > 0 else wv
-        validation = _Objective(model, Xv, Yv, wv, threads)
     if batch_size is None:
         batch_size = objective.n if opt.full_batch else min(objective.n, 128)
     batch_size = int(batch_size)
@@ -275,7 +310,7 @@ def fit(
             f"training interrupted after {len(history)} epochs; the model keeps the "
             "parameters of the last completed step",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return history
 
@@ -401,13 +436,11 @@ def _bounds(model) -> list[tuple[float | None, float | None]] | None:
 def _epoch_logs(model, objective, validation, epoch, rate, seconds) -> dict[str, float]:
     logs = {"epoch": epoch, "loss": objective.mean_loss(), "lr": rate, "time": seconds}
     if model.head in CLASSIFIER_HEADS:
-        logs["accuracy"] = model.accuracy(objective.X, objective.Y, threads=objective.threads)
+        logs["accuracy"] = objective.accuracy()
     if validation is not None:
         logs["val_loss"] = validation.mean_loss()
         if model.head in CLASSIFIER_HEADS:
-            logs["val_accuracy"] = model.accuracy(
-                validation.X, validation.Y, threads=validation.threads
-            )
+            logs["val_accuracy"] = validation.accuracy()
     return logs
 
 
@@ -433,7 +466,7 @@ def _check_initial_gradient(objective) -> None:
             "the gradient is exactly zero at the initial parameters: training cannot "
             "move them (e.g. V = b = 0 with form='symmetric'); re-initialise the model",
             ZeroGradientWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
