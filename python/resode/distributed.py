@@ -101,8 +101,9 @@ def shard_arrays(X, Y, sample_weight, n_shards: int) -> tuple[da.Array, da.Array
     NumPy inputs are cut into n_shards shards of equal rows; Y and the weights are
     rechunked to X's rows when their chunks differ.
     """
-    n = len(X)
-    rows = max(1, -(-n // max(1, n_shards))) if n else 1
+    if not isinstance(X, da.Array):
+        X = np.asarray(X)
+    rows = max(1, -(-X.shape[0] // max(1, n_shards))) if X.ndim and X.shape[0] else 1
     X = _as_rows("X", X, rows)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (N, d), got shape {X.shape}")
@@ -111,9 +112,10 @@ def shard_arrays(X, Y, sample_weight, n_shards: int) -> tuple[da.Array, da.Array
         if a is None:
             out.append(None)
             continue
+        rows = np.shape(a)[0] if np.ndim(a) else 0
+        if rows != X.shape[0]:
+            raise ValueError(f"{name} has {rows} rows but X has {X.shape[0]}")
         a = _as_rows(name, a, X.chunks[0])
-        if a.shape[0] != X.shape[0]:
-            raise ValueError(f"{name} has {a.shape[0]} rows but X has {X.shape[0]}")
         out.append(a if a.chunks[0] == X.chunks[0] else a.rechunk({0: X.chunks[0]}))
     return tuple(out)
 
@@ -152,7 +154,9 @@ class ShardedData:
         blocks = [
             a.to_delayed().ravel() if a is not None else [None] * len(starts) for a in (X, Y, sw)
         ]
-        make = dask.delayed(_make_shard, pure=True)
+        make = dask.delayed(
+            _make_shard, pure=False
+        )  # keys of their own: release() cancels only these
         shards = [
             make(x, y, w, int(start), prepare)
             for x, y, w, start in zip(*blocks, starts, strict=True)
@@ -160,10 +164,11 @@ class ShardedData:
         # futures: the shards stay on the workers that computed them; the
         # scheduler keeps their graph, so that a lost shard is recomputed
         self.futures = client.compute(shards)
-        distributed.wait(self.futures)
-        for f in self.futures:
-            if f.status == "error":
-                f.result()  # raises the shard's error (a ValueError naming its rows)
+        for f in self.futures:  # waits without fetching a shard
+            error = f.exception()
+            if error is not None:
+                self.release()
+                raise error  # the shard's error (a ValueError naming its rows)
         self.sizes = [int(c) for c in X.chunks[0]]
         self.starts = [int(s) for s in starts]
 
@@ -173,8 +178,20 @@ class ShardedData:
             self.client.scatter(a, broadcast=True, hash=False) if _is_big(a) else a for a in args
         ]
         extras = per_shard if per_shard is not None else [None] * len(self.futures)
+        # each task runs where its shard is (Dask's work stealing would otherwise
+        # move a shard to an idle worker now and then); elsewhere only if that
+        # worker is gone, and then the shard is recomputed there
+        holders = self.client.who_has(self.futures)
         futures = [
-            self.client.submit(fn, shard, *sent, extra, pure=False)
+            self.client.submit(
+                fn,
+                shard,
+                *sent,
+                extra,
+                pure=False,
+                workers=list(holders.get(shard.key, ())) or None,
+                allow_other_workers=True,
+            )  # fmt: skip
             for shard, extra in zip(self.futures, extras, strict=True)
         ]
         return self.client.gather(futures)
