@@ -191,7 +191,7 @@ class ShardedData:
                 pure=False,
                 workers=list(holders.get(shard.key, ())) or None,
                 allow_other_workers=True,
-            )  # fmt: skip
+            )
             for shard, extra in zip(self.futures, extras, strict=True)
         ]
         return self.client.gather(futures)
