@@ -4,6 +4,7 @@ bad clusters and bad data give clear errors; sweeps through joblib's Dask backen
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -16,6 +17,7 @@ da = pytest.importorskip("dask.array")
 
 import resode  # noqa: E402
 import resode.distributed as rd  # noqa: E402
+from resode import datasets  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +227,43 @@ def test_model_is_picklable_for_shipping():
     np.testing.assert_array_equal(again.V, model.V)
     X = np.random.default_rng(0).normal(size=(10, 4))
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+def _cli(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "resode", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["--workers", "--scheduler"])
+def test_command_line_trains_on_a_cluster_as_locally(tmp_path, where):
+    X, y = datasets.moons(300, seed=0)
+    np.savez(tmp_path / "moons.npz", X=X, y=y)
+    common = ("train", "moons.npz", "--optimizer", "gd", "--epochs", 5, "--layers", 6)
+    local = _cli(*common, "--out", "local.npz", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    with contextlib.ExitStack() as stack:
+        if where == "--workers":
+            extra = ("--workers", 2)
+        else:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(n_workers=1, processes=True, dashboard_address=None)
+            )
+            extra = ("--scheduler", cluster.scheduler_address)
+        remote = _cli(*common, *extra, "--out", "remote.npz", cwd=tmp_path)
+    assert remote.returncode == 0, remote.stderr
+    a, b = resode.load(tmp_path / "local.npz"), resode.load(tmp_path / "remote.npz")
+    np.testing.assert_allclose(b.V, a.V, rtol=1e-9, atol=1e-12)
+
+
+def test_command_line_cluster_errors(tmp_path):
+    X, y = datasets.moons(50, seed=0)
+    np.savez(tmp_path / "moons.npz", X=X, y=y)
+    both = _cli("train", "moons.npz", "--workers", 1, "--scheduler", "tcp://x:1", cwd=tmp_path)
+    assert both.returncode == 2 and "not both" in both.stderr
+    zero = _cli("train", "moons.npz", "--workers", 0, cwd=tmp_path)
+    assert zero.returncode == 2 and "--workers must be >= 1" in zero.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -148,6 +149,40 @@ def _target_arg(text: str | None):
         return text
 
 
+@contextlib.contextmanager
+def _dask_client(args):
+    """None (train here), or a Dask client: of --scheduler, or of a local cluster of
+    --workers processes that lives as long as the training."""
+    if args.scheduler is None and args.workers is None:
+        yield None
+        return
+    if args.scheduler is not None and args.workers is not None:
+        raise UsageError("give --scheduler ADDRESS or --workers N, not both")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(
+            "--scheduler and --workers need Dask: pip install 'resode[distributed]'"
+        ) from None
+    with contextlib.ExitStack() as stack:
+        if args.scheduler is not None:
+            _say(f"connecting to the Dask scheduler at {args.scheduler}")
+            client = distributed.Client(args.scheduler, timeout="20s")
+        else:
+            _say(f"starting a local Dask cluster of {args.workers} worker processes")
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=args.workers, threads_per_worker=args.threads or 1,
+                    dashboard_address=None,
+                )
+            )  # fmt: skip
+            client = distributed.Client(cluster)
+        stack.enter_context(client)
+        yield client
+
+
 def cmd_train(args) -> int:
     X, y = _read(args.data, _target_arg(args.target_column))
     if y is None:
@@ -186,19 +221,19 @@ def cmd_train(args) -> int:
         val, train = order[:n_val], order[n_val:]
         validation, X, y = (X[val], y[val]), X[train], y[train]
     _say(f"training {model} on {len(X)} samples with {args.optimizer}")
-    history = fit(
-        model,
-        X,
-        y,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation_data=validation,
-        seed=args.seed,
-        progress=None if args.progress else False,
-        threads=args.threads,
-    )
+    options = dict(
+        optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+        validation_data=validation, seed=args.seed, progress=None if args.progress else False,
+    )  # fmt: skip
+    with _dask_client(args) as client:
+        if client is None:
+            history = fit(model, X, y, threads=args.threads, **options)
+        else:
+            from .distributed import fit as distributed_fit
+
+            history = distributed_fit(
+                model, X, y, client=client, threads_per_worker=args.threads, **options
+            )
     last = {k: vals[-1] for k, vals in history.as_dict().items() if vals}
     _say(
         f"done after {len(history)} epochs ({history.stop_reason}): "
@@ -299,7 +334,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--init-scale", type=float, default=0.5)
     p.add_argument("--validation-split", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="threads (per worker on Dask)")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train on an existing Dask cluster (e.g. tcp://host:8786; extra 'distributed')",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on a local Dask cluster of N worker processes started for the run",
+    )
     p.add_argument("--plots", default=None, help="folder for plots (2-D data)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.set_defaults(func=cmd_train)
