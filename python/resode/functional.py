@@ -181,6 +181,21 @@ def _cost(
     )
 
 
+def _workspace_per_thread(net, every: int) -> tuple[int, int]:
+    """(states stored, bytes) a thread keeps per block for the backward sweep: the
+    states and the steps' caches of the layers it stores (all L, or about L / c + 2c)."""
+    n, d = net.X.shape
+    L = net.n_layers
+    cols = min(_core.block_size(d, net.X.dtype), -(-max(n, 1) // 16) * 16)
+    stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
+    arrays = 1 + _core.cached_arrays(net.form, net.scheme)  # a state and the step's cache
+    return stored, stored * arrays * d * cols * net.X.itemsize
+
+
+# vjp stores every state of a block while that needs at most this per thread
+_VJP_STORE_ALL_BYTES = 32 * 2**20
+
+
 def _check_gradient_workspace(net, every: int) -> None:
     """MemoryError before allocating per-thread block buffers that cannot fit.
 
@@ -188,11 +203,7 @@ def _check_gradient_workspace(net, every: int) -> None:
     stores (all L, or about L / c + 2c with checkpoint_every = c).
     """
     n, d = net.X.shape
-    L = net.n_layers
-    cols = min(_core.block_size(d, net.X.dtype), -(-max(n, 1) // 16) * 16)
-    stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
-    arrays = 1 + _core.cached_arrays(net.form, net.scheme)  # a state and the step's cache
-    per_thread = stored * arrays * d * cols * net.X.itemsize
+    stored, per_thread = _workspace_per_thread(net, every)
     if per_thread * (net.threads or os.cpu_count() or 1) < 256 * 2**20:
         return  # the usual case: not worth reading /proc on every training step
     threads = net.threads or build_info()["threads"]
@@ -390,7 +401,7 @@ def vjp(
     project: str | None = None,
     n_layers: int | None = None,
     threads: int | None = None,
-    checkpoint_every: int | str | None = "sqrt",
+    checkpoint_every: int | str | None = "auto",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The vector-Jacobian product of :func:`forward` (or :func:`trajectory`): (dX, dV, db).
 
@@ -400,14 +411,20 @@ def vjp(
     ``p = G`` (and, along a trajectory, ``G[k]`` added to the costate of ``x_k``),
     i.e. the gradient of ``sum_k G_k . x_k``. This is the backward pass of the
     PyTorch and JAX layers (``resode.torch``, ``resode.jax``). The forward sweep
-    is recomputed inside the kernel; ``checkpoint_every`` as for
-    :func:`loss_and_grad` (default ``'sqrt'``: memory about 3 sqrt(L) states a block).
+    is recomputed inside the kernel, block by block; ``checkpoint_every`` as for
+    :func:`loss_and_grad`, or ``'auto'`` (the default): store a block's every state
+    while that takes at most 32 MiB per thread, else ``'sqrt'`` (about 3 sqrt(L)
+    states a block). Either way the memory does not grow with N, and the results
+    are bitwise the same.
     """
     a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
     trajectory = v.flag("trajectory", trajectory)
     n, d = a.X.shape
     shape = (a.n_layers + 1, n, d) if trajectory else (n, d)
     G = v.as_param("cotangent", cotangent, a.X.dtype, shape, str(shape))
+    if checkpoint_every == "auto":
+        store_all = _workspace_per_thread(a, 0)[1] <= _VJP_STORE_ALL_BYTES
+        checkpoint_every = None if store_all else "sqrt"
     every = v.checkpoint_every(checkpoint_every, a.n_layers)
     return _core.vjp(a.X, a.V, a.b, a.options, G, trajectory, a.threads, every)
 

@@ -177,8 +177,8 @@ def forward(
 
     The arguments are those of :func:`resode.forward`, as CPU tensors of one
     dtype (float32 or float64). The backward pass is resode's adjoint sweep in
-    C++; it recomputes the states (checkpointing every ceil(sqrt(L)) layers), so
-    nothing but x, V and b is kept for it. Second derivatives are not supported.
+    C++; it recomputes the states inside the kernel (see :func:`resode.vjp`),
+    so nothing but x, V and b is kept for it. Second derivatives are not supported.
     """
     return _call(x, V, b, False, T, form, activation, scheme, gamma, project, n_layers, threads)
 
