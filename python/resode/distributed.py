@@ -194,7 +194,14 @@ class ShardedData:
             )
             for shard, extra in zip(self.futures, extras, strict=True)
         ]
-        return self.client.gather(futures)
+        try:
+            return self.client.gather(futures)
+        except Exception:
+            for f in futures:  # report the first failed shard in order, not the first in time
+                error = f.exception()
+                if error is not None:
+                    raise error from None
+            raise
 
     def release(self) -> None:
         self.client.cancel(self.futures)
