@@ -68,7 +68,7 @@ CALLS = {
         mu=a["mu"],
         sample_weight=a["sample_weight"],
         input_grad=True,
-    ),  # fmt: skip
+    ),
     "costates": lambda a: F.costates(a["X"], a["Y"], a["V"], a["b"]),
     "jvp": lambda a: F.jvp(a["X"], a["V"], a["b"], dX=a["Y"], dV=a["V"], db=a["b"]),
     "vjp": lambda a: F.vjp(a["X"], a["V"], a["b"], a["Y"]),
