@@ -267,3 +267,26 @@ def test_command_line_cluster_errors(tmp_path):
     assert both.returncode == 2 and "not both" in both.stderr
     zero = _cli("train", "moons.npz", "--workers", 0, cwd=tmp_path)
     assert zero.returncode == 2 and "--workers must be >= 1" in zero.stderr
+
+
+def test_worker_threads(client):
+    # Dask's workers run with OMP_NUM_THREADS=1; resode gets its threads explicitly:
+    # the worker's own nthreads by default, or threads_per_worker
+    assert set(client.run(os.environ.get, "OMP_NUM_THREADS").values()) == {"1"}
+    assert client.submit(rd._threads, None, pure=False).result() == 1
+    assert client.submit(rd._threads, 3, pure=False).result() == 3
+
+
+def test_ctrl_c_stops_between_steps_as_locally(client):
+    X, _, _, _, rng = _data(n=300)
+    y = rng.integers(0, 3, len(X))
+
+    def interrupt(epoch, logs, model):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    model = _classifier()
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 epochs"):
+        history = rd.fit(model, X, y, client=client, optimizer="gd", epochs=5, progress=False,
+                         callbacks=[interrupt])  # fmt: skip
+    assert history.stop_reason == "interrupted" and len(history) == 2
