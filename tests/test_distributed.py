@@ -20,25 +20,28 @@ import resode.distributed as rd  # noqa: E402
 from resode import datasets  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
+@contextlib.contextmanager
+def local_client(n_workers: int, processes: bool = True, default: bool = False):
+    """A client of a new LocalCluster of one-thread workers (closed on exit); the
+    default client (as joblib's Dask backend wants) when asked."""
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n_workers, threads_per_worker=1, processes=processes, dashboard_address=None
         ) as cluster,
-        distributed.Client(cluster) as c,
+        distributed.Client(cluster, set_as_default=default) as c,
     ):
         yield c
 
 
 @pytest.fixture(scope="module")
+def client():
+    with local_client(2, default=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
 def one_worker():
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as c,
-    ):
+    with local_client(1, processes=False) as c:
         yield c
 
 
@@ -136,12 +139,7 @@ def test_fit_survives_a_killed_worker():
     X, _, _, _, rng = _data(n=800)
     y = rng.integers(0, 3, len(X))
     want = resode.fit(_classifier(), X, y, optimizer="gd", lr=0.5, epochs=6, progress=False)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as c,
-    ):
+    with local_client(2) as c:
         killed = []
 
         def kill_a_worker(epoch, logs, model):
