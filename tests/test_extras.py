@@ -1,5 +1,6 @@
-"""Without an optional framework installed, resode imports and works, and the
-module that needs it says which extra to install."""
+"""Importing resode: without an optional framework installed, resode imports and
+works, and the module that needs it says which extra to install; under
+``python -OO`` (no docstrings) every module imports."""
 
 from __future__ import annotations
 
@@ -31,3 +32,15 @@ def test_missing_framework_names_the_extra(module, blocked, extra):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert extra in proc.stdout and "pip install" in proc.stdout
+
+
+def test_every_module_imports_without_docstrings():
+    modules = "resode, resode.analysis, resode.msa, resode.depth, resode.plot, resode.sklearn"
+    extras = "resode.torch, resode.jax, resode.distributed"
+    code = (
+        f"import {modules}\ntry:\n    import {extras}\nexcept ImportError:\n    pass\nprint('ok')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-OO", "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

@@ -86,13 +86,20 @@ def test_matches_the_reference_or_raises_documented_errors(kw):
     tol = 1e-10 if dtype == np.float64 else 2e-3
     assert np.isfinite(got.loss)
     assert rel_err(got.loss, ref["loss"]) < tol
+    names = [n for n in ("dV", "db", "dW", "dmu", "dX") if ref[n] is not None]
+    # Each gradient is checked norm-wise against itself, or, when it is tiny next to the
+    # others, against the whole gradient: an entry that is a sum of terms cancelling to
+    # 1e-12 (found by hypothesis: symmetric form, identity activation, db) carries the
+    # rounding error of those terms, whose size is that of the other gradients.
+    whole = np.sqrt(sum(np.linalg.norm(ref[n]) ** 2 for n in names))
     for name in ("dV", "db", "dW", "dmu", "dX"):
         a = getattr(got, name)
         if ref[name] is None:
             assert a is None
             continue
         assert a.dtype == dtype and np.isfinite(a).all()
-        assert rel_err(a, ref[name]) < tol, name
+        err = np.linalg.norm(np.asarray(a, dtype=np.float64) - ref[name])
+        assert err <= tol * max(np.linalg.norm(ref[name]), 1e-3 * whole) or err == 0, name
     out = resode.forward(
         kw["X"],
         kw["V"],

@@ -119,8 +119,14 @@ def trajectory(
     return _core.forward(a.X, a.V, a.b, a.options, a.threads, True)
 
 
-forward.__doc__ += "\n    Parameters\n    ----------" + _NETWORK_DOC
-trajectory.__doc__ += "\n\n    Parameters\n    ----------" + _NETWORK_DOC
+def _append_doc(fn, text: str) -> None:
+    """Appends to a docstring; under ``python -OO`` there are none to append to."""
+    if fn.__doc__ is not None:
+        fn.__doc__ += text
+
+
+_append_doc(forward, "\n    Parameters\n    ----------" + _NETWORK_DOC)
+_append_doc(trajectory, "\n\n    Parameters\n    ----------" + _NETWORK_DOC)
 
 
 def _cost(
@@ -310,7 +316,7 @@ def loss_and_grad(
     return LossGrad(float(value), dV, db, dW, dmu, dX)
 
 
-loss_and_grad.__doc__ += _NETWORK_DOC
+_append_doc(loss_and_grad, _NETWORK_DOC)
 
 
 def costates(
