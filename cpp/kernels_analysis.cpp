@@ -8,7 +8,7 @@ template <Form F, class T>
 void FormAnalysis<F, T>::tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV,
                                 const T* db, T* x_out, T* out, bool per_layer, const RunOptions& opt) {
     with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
-        tangent_sweep<decltype(s)>(net, X, N, Xdot, dV, db, x_out, out, per_layer, opt);
+        tangent_sweep(s, net, X, N, Xdot, dV, db, x_out, out, per_layer, opt);
     });
 }
 

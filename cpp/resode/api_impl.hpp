@@ -20,7 +20,7 @@ template <Form F, class T>
 void FormKernels<F, T>::forward(const Network<T>& net, const T* X, Index N, T* out, bool trajectory,
                                 const RunOptions& opt) {
     with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
-        forward_sweep<decltype(s)>(net, X, N, out, trajectory, opt);
+        forward_sweep(s, net, X, N, out, trajectory, opt);
     });
 }
 
@@ -29,13 +29,13 @@ double FormKernels<F, T>::cost(const Network<T>& net, const Cost<T>& c, const T*
                                const Gradients<T>* grads, const RunOptions& opt, Index checkpoint_every,
                                bool reversible) {
     return with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
-        return cost_sweep<decltype(s)>(net, c, X, N, grads, opt, checkpoint_every, reversible);
+        return cost_sweep(s, net, c, X, N, grads, opt, checkpoint_every, reversible);
     });
 }
 
 template <Form F, class T>
 int FormKernels<F, T>::cached_arrays(Scheme scheme) {
-    return with_scheme<typename FieldOf<F>::type>(scheme, [](auto s) { return decltype(s)::kCached; });
+    return with_scheme<typename FieldOf<F>::type>(scheme, [](auto s) { return s.cached(); });
 }
 
 template <Form F, class T>

@@ -53,9 +53,9 @@ private:
 
 // Layer k's step Phi_k followed by the projection: xn = P(Phi_k(x)).
 template <class Scheme, class T>
-void layer_step(const Network<T>& net, const Layer<T>& l, CMatMap<T> x, MatMap<T> xn, Scratch<T>& ws,
-                T* cache = nullptr) {
-    Scheme::step(l, net.activation, x, xn, net.h, ws, cache);
+void layer_step(const Scheme& scheme, const Network<T>& net, const Layer<T>& l, CMatMap<T> x, MatMap<T> xn,
+                Scratch<T>& ws, T* cache = nullptr) {
+    scheme.step(l, net.activation, x, xn, net.h, ws, cache);
     if (net.project) relu_in_place(xn);
 }
 
@@ -78,12 +78,12 @@ Index nonfinite_columns(CMatMap<T> x) {
 // Recomputes a block's forward sweep in place in `buf` to find the first layer
 // whose step produced a non-finite state. Only runs after an overflow.
 template <class Scheme, class T>
-Overflow locate_overflow(const Network<T>& net, const Layers<typename Scheme::Field, T>& layers, CMatMap<T> x0,
-                         MatMap<T> buf, Scratch<T>& ws) {
+Overflow locate_overflow(const Scheme& scheme, const Network<T>& net, const Layers<typename Scheme::Field, T>& layers,
+                         CMatMap<T> x0, MatMap<T> buf, Scratch<T>& ws) {
     Overflow o;
     buf = x0;
     for (Index k = 0; k < net.L; ++k) {
-        layer_step<Scheme>(net, layers[k], as_const(buf), buf, ws);
+        layer_step(scheme, net, layers[k], as_const(buf), buf, ws);
         if (!buf.allFinite()) {
             o.layer = std::min(o.layer, k);
             break;
@@ -91,7 +91,7 @@ Overflow locate_overflow(const Network<T>& net, const Layers<typename Scheme::Fi
     }
     // a non-finite component stays non-finite: x + h f is inf or NaN
     for (Index k = o.layer < net.L ? o.layer + 1 : net.L; k < net.L; ++k)
-        layer_step<Scheme>(net, layers[k], as_const(buf), buf, ws);
+        layer_step(scheme, net, layers[k], as_const(buf), buf, ws);
     o.samples = nonfinite_columns(as_const(buf));
     return o;
 }
@@ -103,7 +103,7 @@ inline std::string overflow_message(const Overflow& o, Index N) {
 
 // forward (out is (N, d)) or trajectory (out is (L+1, N, d)).
 template <class Scheme, class T>
-void forward_sweep(const Network<T>& net, const T* X, Index N, T* out, bool trajectory, const RunOptions& opt) {
+void forward_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Index N, T* out, bool trajectory, const RunOptions& opt) {
     const Index d = net.d, L = net.L;
     const Layers<typename Scheme::Field, T> layers(net);
     const BlockRange blocks{N, block_size(d, sizeof(T))};
@@ -123,10 +123,10 @@ void forward_sweep(const Network<T>& net, const T* X, Index N, T* out, bool traj
         auto slab = [&](Index k) { return MatMap<T>(out + (trajectory ? k * N * d : 0) + start * d, d, n); };
         slab(0) = x0;
         for (Index k = 0; k < L; ++k) {
-            layer_step<Scheme>(net, layers[k], as_const(slab(k)), slab(k + 1), w.scratch);
+            layer_step(scheme, net, layers[k], as_const(slab(k)), slab(k + 1), w.scratch);
             if (stop.poll()) return;
         }
-        if (!slab(L).allFinite()) w.overflow = locate_overflow<Scheme>(net, layers, x0, slab(L), w.scratch);
+        if (!slab(L).allFinite()) w.overflow = locate_overflow(scheme, net, layers, x0, slab(L), w.scratch);
     };
     auto reduce = [&](Index, Workspace& w) { overflow.merge(w.overflow); };
     ordered_blocks(blocks.count(), opt, make, body, reduce);
@@ -147,7 +147,7 @@ void forward_sweep(const Network<T>& net, const T* X, Index N, T* out, bool traj
 // inverse step: memory independent of L, results equal up to the rounding
 // error of the reconstruction.
 template <class Scheme, class T>
-double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index N, const Gradients<T>* grads,
+double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& cost, const T* X, Index N, const Gradients<T>* grads,
                   const RunOptions& opt, Index checkpoint_every = 0, bool reversible = false) {
     using Field = typename Scheme::Field;
     const Index d = net.d, L = net.L, m = cost.m, G = net.groups;
@@ -189,7 +189,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         w.states.resize(d, (reversible ? 2 : want_grad ? seg : 1) * cols);
         if (recompute) w.checkpoints.resize(d, (n_segments + 1) * cols);
         if (want_grad) {
-            w.cache.resize(d, seg * Scheme::kCached * cols);
+            w.cache.resize(d, seg * scheme.cached() * cols);
             w.p.resize(d, cols);
             w.gV.resize(G * vs);
             w.gb.resize(G * bs);
@@ -219,9 +219,9 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         // (so that checkpointing is bitwise neutral).
         const Index stride = d * blocks.capacity();
         auto slab = [&](Mat<T>& buf, Index i) { return MatMap<T>(buf.data() + i * stride, d, n); };
-        // layer k's cache slot within its segment: Scheme::kCached arrays of d x n
+        // layer k's cache slot within its segment: scheme.cached() arrays of d x n
         auto cache = [&](Index k) {
-            return want_grad ? w.cache.data() + (k % seg) * Scheme::kCached * stride : nullptr;
+            return want_grad ? w.cache.data() + (k % seg) * scheme.cached() * stride : nullptr;
         };
         // x_k for k in a segment [k0, k0 + seg]: its start (the input, or a
         // checkpoint) for k = k0, then the segment's slabs of w.states
@@ -244,7 +244,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         };
         double running = 0;
         for (Index k = 0; k < L; ++k) {
-            layer_step<Scheme>(net, layers[k], as_const(forward_state(k)), forward_state(k + 1), w.scratch,
+            layer_step(scheme, net, layers[k], as_const(forward_state(k)), forward_state(k + 1), w.scratch,
                                keep_all ? cache(k) : nullptr);
             if (recompute && (k + 1) % seg == 0 && k + 1 < L) slab(w.checkpoints, (k + 1) / seg) = forward_state(k + 1);
             if (tracking && k + 1 < L) running += tracking_cost(slice, as_const(forward_state(k + 1)), w.head);
@@ -252,7 +252,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
         }
         const MatMap<T> x_final = forward_state(L);
         if (!x_final.allFinite()) {
-            w.overflow = locate_overflow<Scheme>(net, layers, x0, x_final, w.scratch);
+            w.overflow = locate_overflow(scheme, net, layers, x0, x_final, w.scratch);
             return;
         }
         T* p_data = want_grad ? w.p.data() : nullptr;
@@ -274,7 +274,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
                 VecMap<T>(grad.b, bs).setZero();
             }
             if (net.project) p.array() *= (x_next.array() > T(0)).template cast<T>();
-            Scheme::adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, cache(k));
+            scheme.adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, cache(k));
             if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
             if (cost.state_cotangents) p += CMatMap<T>(cost.state_cotangents + (k * N + start) * d, d, n);
             if (grads->P) costate(k) = p;
@@ -286,7 +286,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
                 Index next = 0;
                 for (Index k = L - 1; k >= 0; --k) {
                     const MatMap<T> x_next = slab(w.states, next), x = slab(w.states, 1 - next);
-                    Scheme::inverse(layers[k], net.activation, as_const(x_next), x, h, w.scratch, cache(k));
+                    scheme.inverse(layers[k], net.activation, as_const(x_next), x, h, w.scratch, cache(k));
                     adjoint(k, as_const(x), as_const(x_next));
                     next = 1 - next;
                     if (stop.poll()) return;
@@ -297,7 +297,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
                 const Index k0 = s * seg, k1 = std::min(k0 + seg, L);
                 if (recompute)
                     for (Index k = k0; k < k1; ++k)
-                        layer_step<Scheme>(net, layers[k], as_const(segment_state(k0, k)), segment_state(k0, k + 1),
+                        layer_step(scheme, net, layers[k], as_const(segment_state(k0, k)), segment_state(k0, k + 1),
                                            w.scratch, cache(k));
                 for (Index k = k1 - 1; k >= k0; --k) {
                     adjoint(k, as_const(segment_state(k0, k)), as_const(segment_state(k0, k + 1)));
@@ -364,7 +364,7 @@ double cost_sweep(const Network<T>& net, const Cost<T>& cost, const T* X, Index 
 // inputs and parameters; Xdot or dV/db may be null (zero). Also writes the
 // final states to x_out when given.
 template <class Scheme, class T>
-void tangent_sweep(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db, T* x_out,
+void tangent_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db, T* x_out,
                    T* out, bool per_layer, const RunOptions& opt) {
     using Field = typename Scheme::Field;
     const Index d = net.d, L = net.L;
@@ -397,7 +397,7 @@ void tangent_sweep(const Network<T>& net, const T* X, Index N, const T* Xdot, co
             if (per_layer) slab(k + 1) = slab(k);
             MatMap<T> xd = slab(k + 1);
             const Layer<T> dl = dlayers ? (*dlayers)[k] : Layer<T>{};
-            Scheme::tangent(layers[k], dlayers ? &dl : nullptr, net.activation, x, xd, net.h, w.scratch);
+            scheme.tangent(layers[k], dlayers ? &dl : nullptr, net.activation, x, xd, net.h, w.scratch);
             if (net.project) {
                 xd.array() *= (x.array() > T(0)).template cast<T>();
                 relu_in_place(x);
@@ -406,7 +406,7 @@ void tangent_sweep(const Network<T>& net, const T* X, Index N, const T* Xdot, co
         }
         if (!x.allFinite()) {
             MatMap<T> buf(w.x.data(), d, n);
-            w.overflow = locate_overflow<Scheme>(net, layers, x0, buf, w.scratch);
+            w.overflow = locate_overflow(scheme, net, layers, x0, buf, w.scratch);
         } else if (!slab(L).allFinite()) {
             w.tangent_overflow += nonfinite_columns(as_const(slab(L)));
         }
@@ -494,13 +494,12 @@ template <class F, class Fn>
 decltype(auto) with_scheme(Scheme scheme, Fn&& fn) {
     switch (scheme) {
         case Scheme::Euler: return fn(Euler<F>{});
-        case Scheme::Heun: return fn(Heun<F>{});
-        case Scheme::RK4: return fn(RK4<F>{});
+        case Scheme::Heun: return fn(RungeKutta<F>{&kHeun});
+        case Scheme::RK4: return fn(RungeKutta<F>{&kRK4});
         case Scheme::SymplecticEuler:
         case Scheme::Verlet:
             if constexpr (is_split_v<F>) {
-                if (scheme == Scheme::SymplecticEuler) return fn(SymplecticEuler<F>{});
-                return fn(Verlet<F>{});
+                return fn(Partitioned<F>{scheme == Scheme::SymplecticEuler ? &kSymplecticEuler : &kVerlet});
             } else {
                 throw std::invalid_argument("the symplectic schemes need form 'hamiltonian' or 'hamiltonian_hr'");
             }
