@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,24 @@ def rel_err(a, ref):
 @pytest.fixture
 def problem():
     return make_problem
+
+
+def ticks_during(fn) -> int:
+    """How many times a spinning Python thread ran its loop while fn() ran: close
+    to none when fn holds the GIL throughout, thousands when it releases it."""
+    stop = threading.Event()
+    ticks = [0]
+
+    def spin():
+        while not stop.is_set():
+            ticks[0] += 1
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        before = ticks[0]
+        fn()
+        return ticks[0] - before
+    finally:
+        stop.set()
+        spinner.join()

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import resode
-from conftest import make_problem
+from conftest import make_problem, ticks_during
 
 
 def test_gil_is_released_during_a_kernel():
     kw = make_problem("inner", "tanh", "state", N=50_000, d=8, L=200)
-    stop = threading.Event()
-    ticks = [0]
-
-    def spin():
-        while not stop.is_set():
-            ticks[0] += 1
-
-    spinner = threading.Thread(target=spin)
-    spinner.start()
-    try:
-        before = ticks[0]
-        resode.loss_and_grad(**kw, threads=1)
-        during = ticks[0] - before
-    finally:
-        stop.set()
-        spinner.join()
     # with the GIL held for the whole call, the spinner could not run at all
-    assert during > 1000
+    assert ticks_during(lambda: resode.loss_and_grad(**kw, threads=1)) > 1000
 
 
 def test_concurrent_calls_match_serial_calls():
