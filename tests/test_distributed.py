@@ -288,3 +288,25 @@ def test_ctrl_c_stops_between_steps_as_locally(client):
         history = rd.fit(model, X, y, client=client, optimizer="gd", epochs=5, progress=False,
                          callbacks=[interrupt])  # fmt: skip
     assert history.stop_reason == "interrupted" and len(history) == 2
+
+
+def test_threads_per_worker_reach_the_kernel(one_worker, monkeypatch):
+    # one_worker runs in this process, so the kernel call can be watched
+    seen = []
+    real = rd.F.loss_and_grad
+
+    def watched(*args, **kwargs):
+        seen.append(kwargs.get("threads"))  # None: the driver's regulariser call
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rd.F, "loss_and_grad", watched)
+    X, Y, V, b, _ = _data(n=100)
+    rd.loss_and_grad(X, Y, V, b, client=one_worker, threads_per_worker=2)
+    assert set(seen) == {2, None}
+    seen.clear()
+    rd.loss_and_grad(X, Y, V, b, client=one_worker)  # the worker's own nthreads: 1
+    assert set(seen) == {1, None}
+    seen.clear()
+    rd.fit(_classifier(), X, (X[:, 0] > 0).astype(int), client=one_worker, optimizer="gd",
+           epochs=1, progress=False, threads_per_worker=2)  # fmt: skip
+    assert seen and set(seen) <= {2, None}

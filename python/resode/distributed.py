@@ -241,7 +241,7 @@ def _shard_terms(shard: Shard, params: dict, options: dict, threads, extra) -> t
     if scale != 1.0:
         sw = np.full(len(X), scale) if sw is None else sw * scale
     kwargs = dict(options, W=params.get("W"), mu=params.get("mu"), sample_weight=sw)
-    kwargs["threads"] = _threads(kwargs.get("threads"))
+    kwargs["threads"] = _threads(threads)
     try:
         if not grad:
             return (F.loss(X, Y, params["V"], params["b"], **kwargs),)
@@ -313,6 +313,8 @@ def loss_and_grad(
     """
     if options.get("input_grad"):
         raise ValueError("input_grad=True is not available distributed (dX is N-sized)")
+    threads = options.pop("threads", None)  # the local call's name for the same thing
+    threads_per_worker = threads if threads_per_worker is None else threads_per_worker
     client = check_client(client)
     V = np.asarray(V)
     b = np.asarray(b)
@@ -335,18 +337,18 @@ class ShardedObjective:
 
     def __init__(self, model: ResNetODE, X, Y, sample_weight, client, threads):
         self.model, self.threads = model, threads
-        self.n_classes = model.n_classes if model.head in CLASSIFIER_HEADS else None
         self.data = ShardedData(client, X, Y, sample_weight, _Prepare(model))
         self.n = self.data.n
         if self.n == 0:
             raise ValueError("X has no samples to train on")
 
     def _params(self) -> dict:
-        return {k: a for k, a in self.model.parameters().items()}
+        return dict(self.model.parameters())
 
     def _cost(self, **extra) -> dict:
         m = self.model
-        net = m._net(self.threads)
+        net = m._net()
+        net.pop("threads")  # threads are the workers' (_shard_terms)
         return {**net, "head": m.head, "w1": m.w1, "w2": 0.0, "w_head": 0.0, **extra}
 
     def _with_regularisers(self, terms, grad: bool) -> F.LossGrad | float:
