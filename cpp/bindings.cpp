@@ -444,18 +444,26 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
 
     m.def(
         "activation",
-        [](const py::array_t<double, py::array::c_style | py::array::forcecast>& x, const std::string& name,
-           bool derivative) {
+        [](const py::array& x, const std::string& name, bool derivative) {
             const auto act = resode::parse_activation(name);
-            py::array_t<double> out(x.size());
-            if (derivative)
-                resode::activation::derivative(act, x.data(), out.mutable_data(), x.size());
-            else
-                resode::activation::value(act, x.data(), out.mutable_data(), x.size());
-            return out;
+            auto run = [&](auto zero) -> py::array {
+                using T = decltype(zero);
+                const T* in = checked_layout<T>(x, "x");
+                py::array_t<T> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+                T* o = out.mutable_data();
+                without_gil([&] {
+                    if (derivative)
+                        resode::activation::derivative(act, in, o, x.size());
+                    else
+                        resode::activation::value(act, in, o, x.size());
+                });
+                return out;
+            };
+            if (x.dtype().equal(py::dtype::of<float>())) return run(0.0f);
+            return run(0.0);
         },
         py::arg("x"), py::arg("name"), py::arg("derivative") = false,
-        "s(x) or s'(x) of a 1-D float64 array, as the kernels compute it (for tests).");
+        "s(x) or s'(x) elementwise, as the kernels compute it (float32 or float64, C order, any shape).");
 
     m.def(
         "cached_arrays",

@@ -653,3 +653,18 @@ def inverse_step(x_next, Vk, bk, h, form, activation, scheme):
         # on the other half, so it is undone by subtracting the same increment
         x = x - c * h * _mask(F.value(x), half)
     return x
+
+
+def opening_loss_and_grad(X_in, Y, K0, c0, opening, V, b, w_head=0.0, **kw):
+    """loss_and_grad of a model with an opening layer x_1 = s0(X_in K0^T + c0), its
+    K0, c0 penalised with w_head like the head: dict as loss_and_grad's, plus dK0
+    and dc0, with dX the gradient with respect to X_in."""
+    s, ds = ACTIVATIONS[opening]
+    Z = np.asarray(X_in, np.float64) @ np.asarray(K0, np.float64).T + np.asarray(c0, np.float64)
+    out = loss_and_grad(s(Z), Y, V, b, w_head=w_head, **kw)
+    Q = out["dX"] * ds(Z)
+    out["loss"] += 0.5 * w_head * (np.sum(np.square(K0)) + np.sum(np.square(c0)))
+    out["dK0"] = Q.T @ X_in + w_head * np.asarray(K0, np.float64)
+    out["dc0"] = Q.sum(axis=0) + w_head * np.asarray(c0, np.float64)
+    out["dX"] = Q @ np.asarray(K0, np.float64)
+    return out

@@ -54,3 +54,20 @@ def test_derivatives_keep_relative_precision_in_saturation(name, exact):
     x = np.concatenate([np.linspace(-30, 30, 60_001), [8.8, -12.0, 25.0]])
     got = resode._core.activation(x, name, True)
     assert np.max(np.abs(got - exact(x)) / exact(x)) < 1e-14  # measured: 4.4e-16 (vs mpmath)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_any_shape_in_float32_and_float64(name):
+    x = np.random.default_rng(0).normal(scale=3, size=(7, 5))
+    s, ds = reference.ACTIVATIONS[name]
+    for derivative, f in ((False, s), (True, ds)):
+        got64 = resode._core.activation(x, name, derivative)
+        got32 = resode._core.activation(x.astype(np.float32), name, derivative)
+        assert got64.shape == got32.shape == x.shape
+        assert (got64.dtype, got32.dtype) == (np.float64, np.float32)
+        np.testing.assert_allclose(got64, f(x), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(got32, f(x), rtol=2e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="x must have dtype"):
+        resode._core.activation(np.zeros(3, dtype=np.int64), name)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        resode._core.activation(np.zeros((4, 4))[:, ::2], name)

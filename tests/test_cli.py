@@ -109,3 +109,16 @@ def test_train_a_hamiltonian_network_with_verlet(tmp_path):
     assert model.V.shape == (10, 2, 2, 2)
     bad = run("train", "moons.npz", "--scheme", "verlet", cwd=tmp_path, check=False)
     assert bad.returncode != 0 and "scheme" in bad.stderr
+
+
+def test_train_with_an_opening_layer_then_predict(tmp_path):
+    X, y = datasets.moons(200, seed=0)
+    np.savez(tmp_path / "moons.npz", X=X, y=y)
+    args = ["--dim", 5, "--opening", "tanh", "--epochs", 20]
+    run("train", "moons.npz", "--out", "o.npz", *args, cwd=tmp_path)
+    model = resode.load(tmp_path / "o.npz")
+    assert (model.dim, model.input_dim, model.opening_activation) == (5, 2, "tanh")
+    assert model.K0.shape == (5, 2)
+    out = run("predict", "o.npz", "moons.npz", cwd=tmp_path)
+    predicted = np.array([int(line) for line in out.stdout.split()])
+    np.testing.assert_array_equal(predicted, model.predict(X))

@@ -115,6 +115,25 @@ def test_fit_history_equals_local_fit(client, kw):
     _close(remote.V, local.V, 1e-9)
 
 
+def test_fit_of_a_model_with_an_opening_layer_equals_local_fit(client):
+    X, *_ = _data()
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+
+    def model():
+        return resode.ResNetODE(
+            6, 4, input_dim=4, opening_activation="tanh", head="softmax", n_classes=3,
+            w2=1e-3, w_head=1e-2, seed=1,
+        )  # fmt: skip
+
+    local, remote = model(), model()
+    kw = dict(optimizer="adam", epochs=2, batch_size=128, seed=3, progress=False)
+    h_local = resode.fit(local, X, y, **kw)
+    h_remote = rd.fit(remote, X, y, client=client, **kw)
+    np.testing.assert_allclose(h_remote.loss, h_local.loss, rtol=1e-10)
+    for name in ("V", "K0", "c0", "W"):
+        _close(getattr(remote, name), getattr(local, name), 1e-9)
+
+
 def test_steps_move_no_data_between_workers(client):
     # the shards stay where they were computed: a step's tasks run beside their
     # shard, so no worker fetches data from another, whatever N is; only setting

@@ -41,7 +41,7 @@ def test_the_file_holds_no_pickle(tmp_path):
     with np.load(path, allow_pickle=False) as data:  # readable without pickle
         header = json.loads(str(data["header"]))
         assert all(data[k].dtype != object for k in data.files)
-    assert header["format"] == "resode.ResNetODE" and header["format_version"] == 2
+    assert header["format"] == "resode.ResNetODE" and header["format_version"] == 3
     assert header["config"]["n_classes"] == 2
 
 

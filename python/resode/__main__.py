@@ -205,6 +205,8 @@ def cmd_train(args) -> int:
         scheme=args.scheme,
         project=args.project,
         share=args.share,
+        input_dim=None if args.opening is None else X.shape[1],
+        opening_activation=args.opening or "identity",
         head=head,
         n_classes=int(y.max()) + 1 if head == "softmax" else None,
         n_outputs=1 if head == "linear" else None,
@@ -317,6 +319,13 @@ def _parser() -> argparse.ArgumentParser:
         help="csv column of the targets: index or header name (default: last)",
     )
     p.add_argument("--dim", type=int, default=None, help="state dimension (default: features)")
+    p.add_argument(
+        "--opening",
+        choices=v.ACTIVATIONS,
+        default=None,
+        help="an opening layer x_1 = s0(K0 x + c0) with this activation s0 before the flow, "
+        "so that --dim is free of the number of features",
+    )
     p.add_argument("--layers", type=int, default=20)
     p.add_argument("--T", type=float, default=3.0)
     p.add_argument("--form", choices=v.FORMS, default="inner")

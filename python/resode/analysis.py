@@ -888,7 +888,7 @@ def stability_report(
     """
     if not hasattr(model, "prepare_inputs"):
         raise TypeError(f"model must be a resode.ResNetODE, got {type(model).__name__}")
-    Xp = model.prepare_inputs(X)
+    Xp = model.initial_states(X)
     opts = sweep_options(model)  # T, form, activation, gamma (and stepping options)
     V, b, n_layers = model.V, model.b, model.n_layers
     bounds = stability_bounds(V, b, n_layers=n_layers, norm=norm, **opts)

@@ -474,7 +474,7 @@ def convergence(
     ref = (
         4 * max(fs) if reference_factor is None else v.integer("reference_factor", reference_factor)
     )
-    Xp = model.prepare_inputs(X)
+    Xp = model.initial_states(X)
     L0 = model.n_layers
     Vl, bl = _per_layer(model.V, model.b, L0)  # one entry per base layer
     group = _group_index(len(model.V), L0)  # base layer -> parameter group

@@ -226,10 +226,11 @@ def _reraise_with_rows(shard: Shard, exc: Exception):
 # -- one shard's terms --------------------------------------------------------------------------
 
 
-def _shard_terms(shard: Shard, params: dict, options: dict, threads, extra) -> tuple:
-    """(loss, dV, db, dW, dmu) of the shard's samples, or (loss,) without grad.
+def _shard_rows(shard: Shard, options: dict, extra) -> tuple:
+    """(X, Y, weights, the other options, grad) of the rows a task asks for.
 
-    extra: None (every row) or (local row indices, the factor of their weights).
+    extra: None (every row) or (local row indices, the factor of their weights);
+    options may hold ``grad`` and ``weight_scale`` (the factor for every row).
     """
     X, Y, sw = shard.X, shard.Y, shard.sw
     options = dict(options)  # the same object may reach several tasks of one process
@@ -240,6 +241,12 @@ def _shard_terms(shard: Shard, params: dict, options: dict, threads, extra) -> t
         X, Y, sw = X[idx], Y[idx], None if sw is None else sw[idx]
     if scale != 1.0:
         sw = np.full(len(X), scale) if sw is None else sw * scale
+    return X, Y, sw, options, grad
+
+
+def _shard_terms(shard: Shard, params: dict, options: dict, threads, extra) -> tuple:
+    """(loss, dV, db, dW, dmu) of the shard's samples, or (loss,) without grad."""
+    X, Y, sw, options, grad = _shard_rows(shard, options, extra)
     kwargs = dict(options, W=params.get("W"), mu=params.get("mu"), sample_weight=sw)
     kwargs["threads"] = _threads(threads)
     try:
@@ -251,24 +258,36 @@ def _shard_terms(shard: Shard, params: dict, options: dict, threads, extra) -> t
     return g.loss, g.dV, g.db, g.dW, g.dmu
 
 
+def _shard_model_terms(shard: Shard, model: ResNetODE, options: dict, threads, extra) -> tuple:
+    """A model's (loss, its gradient in the order of model.parameters()) on the
+    shard's samples without the penalties, or (loss,) without grad."""
+    X, Y, sw, _, grad = _shard_rows(shard, options, extra)
+    try:
+        g = model.cost_on(
+            X, Y, sample_weight=sw, penalty_scale=0.0, grad=grad, threads=_threads(threads)
+        )
+    except (ValueError, NonFiniteError) as exc:
+        _reraise_with_rows(shard, exc)
+    if not grad:
+        return (g,)
+    return (g.loss, *(getattr(g, "d" + name) for name in model.parameters()))
+
+
 def _shard_correct(shard: Shard, model: ResNetODE, threads, extra) -> int:
     return int(np.sum(model.predict(shard.X, threads=_threads(threads)) == shard.Y))
 
 
-def _total(terms: Sequence[tuple], reg: F.LossGrad) -> F.LossGrad:
-    """The shards' (loss, dV, db, dW, dmu) added in shard order (in float64), then
-    the regularisers' terms, in the compute dtype of the regulariser call."""
-    total = [
-        0.0,
-        *(None if a is None else np.zeros(a.shape) for a in (reg.dV, reg.db, reg.dW, reg.dmu)),
-    ]
-    for t in [*terms, (reg.loss, reg.dV, reg.db, reg.dW, reg.dmu)]:
+def _total(terms: Sequence[tuple], reg: tuple) -> list:
+    """The shards' (loss, gradient arrays...) added in shard order (in float64),
+    then the regularisers' terms ``reg`` of the same layout, in their dtype."""
+    total = [0.0, *(None if a is None else np.zeros(a.shape) for a in reg[1:])]
+    for t in [*terms, reg]:
         total[0] += t[0]
         for i, a in enumerate(t[1:], start=1):
             if a is not None:
                 total[i] += a
-    dtype = reg.dV.dtype
-    return F.LossGrad(float(total[0]), *(None if a is None else a.astype(dtype) for a in total[1:]))
+    dtype = reg[1].dtype
+    return [float(total[0]), *(None if a is None else a.astype(dtype) for a in total[1:])]
 
 
 # -- the public functions -----------------------------------------------------------------------
@@ -328,7 +347,7 @@ def loss_and_grad(
         data.release()
     dtype = v.compute_dtype(np.zeros(0, dtype=X.dtype))
     reg = _regularisers(dtype, X.shape[1], head, V, b, W, mu, dict(options, w2=w2, w_head=w_head))
-    return _total(terms, reg)
+    return F.LossGrad(*_total(terms, (reg.loss, reg.dV, reg.db, reg.dW, reg.dmu)))
 
 
 class ShardedObjective:
@@ -342,31 +361,23 @@ class ShardedObjective:
         if self.n == 0:
             raise ValueError("X has no samples to train on")
 
-    def _params(self) -> dict:
-        return dict(self.model.parameters())
-
-    def _cost(self, **extra) -> dict:
+    def _penalties(self, grad: bool) -> F.LossGrad | float:
+        """The penalties of J/N: the model's cost on zero samples (so that their
+        formulas stay in one place)."""
         m = self.model
-        net = m._net()
-        net.pop("threads")  # threads are the workers' (_shard_terms)
-        return {**net, "head": m.head, "w1": m.w1, "w2": 0.0, "w_head": 0.0, **extra}
-
-    def _with_regularisers(self, terms, grad: bool) -> F.LossGrad | float:
-        m = self.model
-        net = m._net()
-        net.pop("threads")
-        options = dict(net, w1=m.w1, w2=m.w2 / self.n, w_head=m.w_head / self.n)
-        reg = _regularisers(m.dtype, m.dim, m.head, m.V, m.b, m.W, m.mu, options)
-        if not grad:
-            return sum(t[0] for t in terms) + reg.loss
-        return _total(terms, reg)
+        X0 = np.zeros((0, m.input_dim if m.has_opening else m.dim), m.dtype)
+        if m.head in CLASSIFIER_HEADS:
+            Y0 = np.zeros(0, dtype=np.int64)
+        else:
+            Y0 = np.zeros((0, m.head_rows or m.dim))
+        return m.cost_on(X0, Y0, penalty_scale=1.0 / self.n, grad=grad, threads=self.threads)
 
     def __call__(self, idx=None, input_grad=False):
         if input_grad:
             raise ValueError("input_grad is not available in resode.distributed")
         if idx is None:
             per_shard = None
-            cost = self._cost(weight_scale=1.0 / self.n)
+            options = {"weight_scale": 1.0 / self.n}
         else:
             idx = np.sort(np.asarray(idx))
             bounds = np.searchsorted(idx, np.asarray([*self.data.starts, self.n]))
@@ -375,17 +386,21 @@ class ShardedObjective:
                 (idx[lo:hi] - start, scale)
                 for lo, hi, start in zip(bounds[:-1], bounds[1:], self.data.starts, strict=True)
             ]
-            cost = self._cost()
-        terms = self.data.map(_shard_terms, self._params(), cost, self.threads, per_shard=per_shard)
-        return self._with_regularisers(terms, grad=True)
+            options = {}
+        m = self.model
+        terms = self.data.map(_shard_model_terms, m, options, self.threads, per_shard=per_shard)
+        reg = self._penalties(grad=True)
+        names = ["d" + name for name in m.parameters()]
+        loss, *arrays = _total(terms, (reg.loss, *(getattr(reg, n) for n in names)))
+        return F.LossGrad(loss, **dict(zip(names, arrays, strict=True)))
 
     def grads(self, g) -> dict[str, np.ndarray]:
         return training._Objective.grads(self, g)
 
     def mean_loss(self) -> float:
-        cost = self._cost(weight_scale=1.0 / self.n, grad=False)
-        terms = self.data.map(_shard_terms, self._params(), cost, self.threads)
-        return float(self._with_regularisers(terms, grad=False))
+        options = {"weight_scale": 1.0 / self.n, "grad": False}
+        terms = self.data.map(_shard_model_terms, self.model, options, self.threads)
+        return sum(t[0] for t in terms) + self._penalties(grad=False)
 
     def accuracy(self) -> float:
         return sum(self.data.map(_shard_correct, self.model, self.threads)) / self.n

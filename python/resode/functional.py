@@ -35,7 +35,9 @@ class LossGrad:
     """The cost J and its gradients, as returned by :func:`loss_and_grad`.
 
     ``dW`` and ``dmu`` are None for the ``state`` head; ``dX`` is None unless
-    ``input_grad=True``. Arrays have the compute dtype.
+    ``input_grad=True``; ``dK0`` and ``dc0`` are a model's opening layer's
+    (:meth:`resode.ResNetODE.loss_and_grad`), else None. Arrays have the
+    compute dtype.
     """
 
     loss: float
@@ -44,10 +46,12 @@ class LossGrad:
     dW: np.ndarray | None = None
     dmu: np.ndarray | None = None
     dX: np.ndarray | None = None
+    dK0: np.ndarray | None = None
+    dc0: np.ndarray | None = None
 
     def __repr__(self) -> str:
         parts = [f"loss={self.loss!r}"]
-        for name in ("dV", "db", "dW", "dmu", "dX"):
+        for name in ("dV", "db", "dW", "dmu", "dX", "dK0", "dc0"):
             a = getattr(self, name)
             if a is not None:
                 parts.append(f"{name}=<{a.dtype} {a.shape}>")

@@ -2,8 +2,9 @@
 
 Layout: ``header`` holds a JSON document (format name and version, resode's
 version, the model configuration) stored as a unicode array; the parameters
-are stored as plain arrays ``V``, ``b`` and, for heads with parameters, ``W``,
-``mu``. Loading uses ``allow_pickle=False``, so it never executes code.
+are stored as plain arrays ``V``, ``b``, for heads with parameters ``W``,
+``mu``, and for an opening layer ``K0``, ``c0``. Loading uses
+``allow_pickle=False``, so it never executes code.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from .model import ResNetODE, ZeroGradientWarning
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
 FORMAT = "resode.ResNetODE"
-FORMAT_VERSION = 2  # 2: config gained scheme, project, share (version 1 files load as euler)
+# 2: config gained scheme, project, share (version 1 files load as euler);
+# 3: config gained input_dim, opening_activation, and files the opening layer's K0, c0
+# (older files load without an opening layer)
+FORMAT_VERSION = 3
 
 
 def save(model: ResNetODE, path: str | os.PathLike) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
 from typing import Any
 
 import numpy as np
 
+from . import _core
 from . import _validation as v
 from . import functional as F
 
@@ -27,8 +29,8 @@ class ResNetODE:
 
     Parameters
     ----------
-    dim : state dimension d. Inputs with fewer features are zero-padded
-        (an augmented neural ODE); more features are an error.
+    dim : state dimension d. Without an opening layer, inputs with fewer features
+        are zero-padded (an augmented neural ODE); more features are an error.
     n_layers : number of layers L.
     T : final time.
     form, activation, gamma : the vector field (DESIGN.md section 1).
@@ -48,6 +50,15 @@ class ResNetODE:
         (with ``form='symmetric'``: ResNet-S of seed 002).
     share : layers per parameter group: groups of ``share`` consecutive layers use
         the same V, b (``share = n_layers``: an autonomous neural ODE).
+    input_dim : None (no opening layer), or the number of input features: an
+        opening layer ``x_1 = s0(K0 x + c0)`` then maps each input x to the initial
+        state, with trainable K0 (dim, input_dim) and c0 (dim,), so that the state
+        dimension is free of the number of features (Haber and Ruthotto's opening
+        layer; a learned lifting of the augmented neural ODE). K0 is drawn
+        uniformly with variance 1 / input_dim (LeCun's rule; zeros for
+        ``init='zeros'``), c0 starts at zero; both are penalised with ``w_head``.
+    opening_activation : s0 of the opening layer (any activation; ``'identity'``
+        makes it a linear lifting). Needs ``input_dim``.
 
     For ``form='resnet_d'`` (f = -A s(K x + b) + c, V[k] = [K, A], b[k] = [b, c]) the
     constraint A >= 0 is kept by :meth:`project_parameters`, which the training loop
@@ -76,6 +87,8 @@ class ResNetODE:
         scheme: str = "euler",
         project: str | None = None,
         share: int = 1,
+        input_dim: int | None = None,
+        opening_activation: str = "identity",
     ):
         self.dim = v.integer("dim", dim)
         self.n_layers = v.integer("n_layers", n_layers)
@@ -111,7 +124,13 @@ class ResNetODE:
         if self.dtype not in v.COMPUTE_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.n_classes, self.n_outputs = _head_size(self.head, n_classes, n_outputs)
-        self.V = self.b = self.W = self.mu = None
+        self.input_dim = None if input_dim is None else v.integer("input_dim", input_dim)
+        self.opening_activation = v.choice("opening_activation", opening_activation, v.ACTIVATIONS)
+        if self.input_dim is None and self.opening_activation != "identity":
+            raise ValueError(
+                "opening_activation applies to a model with an opening layer (input_dim)"
+            )
+        self.V = self.b = self.W = self.mu = self.K0 = self.c0 = None
         self.initialize(init, init_scale=init_scale, seed=seed)
 
     # -- parameters ---------------------------------------------------------------------------
@@ -147,6 +166,11 @@ class ResNetODE:
             self.mu = np.zeros(m, dtype=self.dtype)
         else:
             self.W = self.mu = None
+        if self.has_opening:  # drawn last: a model without one draws as before
+            p = self.input_dim
+            bound = 0.0 if init == "zeros" else np.sqrt(3.0 / p)  # variance 1 / p
+            self.K0 = rng.uniform(-bound, bound, size=(d, p)).astype(self.dtype)
+            self.c0 = np.zeros(d, dtype=self.dtype)
         if init == "zeros" or scale == 0:
             # symmetric: dV = -h (s(0) p^T + s'(0) (0 p) x^T) vanishes when s(0) = 0;
             # outer / antisymmetric: dV = h s'(0) p x^T vanishes when s'(0) = 0 (relu)
@@ -184,10 +208,13 @@ class ResNetODE:
         return self
 
     def parameters(self) -> dict[str, np.ndarray]:
-        """The trainable arrays by name (V, b, and W, mu for heads with parameters)."""
+        """The trainable arrays by name: V, b; W, mu for heads with parameters; K0, c0
+        of an opening layer."""
         params = {"V": self.V, "b": self.b}
         if self.W is not None:
             params.update(W=self.W, mu=self.mu)
+        if self.has_opening:
+            params.update(K0=self.K0, c0=self.c0)
         return params
 
     def set_parameters(self, **params: Any) -> ResNetODE:
@@ -205,7 +232,7 @@ class ResNetODE:
         return sum(a.size for a in self.parameters().values())
 
     def get_flat(self) -> np.ndarray:
-        """All parameters as one float64 vector (V, b, W, mu in this order)."""
+        """All parameters as one float64 vector, in the order of :meth:`parameters`."""
         return np.concatenate([a.ravel() for a in self.parameters().values()]).astype(np.float64)
 
     def set_flat(self, theta: np.ndarray) -> ResNetODE:
@@ -222,22 +249,48 @@ class ResNetODE:
 
     # -- evaluation -----------------------------------------------------------------------------
 
+    @property
+    def has_opening(self) -> bool:
+        """Whether an opening layer maps the inputs to the initial states."""
+        return self.input_dim is not None
+
     def prepare_inputs(self, X: Any) -> np.ndarray:
-        """X in the model's dtype, zero-padded to ``dim`` features."""
+        """X in the model's dtype: (N, input_dim) with an opening layer, else zero-padded
+        to (N, dim)."""
         arr = v._array("X", X)
         if arr.ndim != 2:
             raise ValueError(f"X must be a 2-D array (N, n_features), got shape {arr.shape}")
         n, p = arr.shape
+        if self.has_opening:
+            if p != self.input_dim:
+                raise ValueError(
+                    f"X has {p} features but the model's opening layer takes "
+                    f"input_dim={self.input_dim}"
+                )
+            return v.kernel_array(arr, self.dtype)
         if p > self.dim:
             raise ValueError(
                 f"X has {p} features but the model's state dimension is dim={self.dim}; "
-                "build the model with dim >= the number of features"
+                "build the model with dim >= the number of features, or with an opening "
+                "layer (input_dim)"
             )
         if p == self.dim:
             return v.kernel_array(arr, self.dtype)
         padded = np.zeros((n, self.dim), dtype=self.dtype)
         padded[:, :p] = arr
         return padded
+
+    def _open(self, Xp: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(x_1, the opening layer's pre-activations K0 x + c0 or None) of prepared inputs."""
+        if not self.has_opening:
+            return Xp, None
+        z = v.kernel_array(Xp @ self.K0.T + self.c0, self.dtype)
+        return _core.activation(z, self.opening_activation), z
+
+    def initial_states(self, X: Any) -> np.ndarray:
+        """The states x_1 (N, dim) the flow starts from: the opening layer's outputs,
+        or the inputs zero-padded to dim."""
+        return self._open(self.prepare_inputs(X))[0]
 
     def _net(self, threads=None) -> dict[str, Any]:
         return {
@@ -261,13 +314,17 @@ class ResNetODE:
             "w_head": self.w_head,
         }
 
+    def flow(self, states: Any, *, threads: int | None = None) -> np.ndarray:
+        """The residual layers alone: final states x_{L+1} (N, dim) from initial states x_1."""
+        return F.forward(states, self.V, self.b, **self._net(threads))
+
     def forward(self, X: Any, *, threads: int | None = None) -> np.ndarray:
         """Final states x_{L+1}, shape (N, dim)."""
-        return F.forward(self.prepare_inputs(X), self.V, self.b, **self._net(threads))
+        return self.flow(self.initial_states(X), threads=threads)
 
     def trajectory(self, X: Any, *, threads: int | None = None) -> np.ndarray:
-        """All states, shape (L+1, N, dim)."""
-        return F.trajectory(self.prepare_inputs(X), self.V, self.b, **self._net(threads))
+        """All states x_1 .. x_{L+1}, shape (L+1, N, dim)."""
+        return F.trajectory(self.initial_states(X), self.V, self.b, **self._net(threads))
 
     def decision_function(self, X: Any, *, threads: int | None = None) -> np.ndarray:
         """Head outputs W x_{L+1} + mu: logits for classifiers, predictions for 'linear'."""
@@ -313,31 +370,71 @@ class ResNetODE:
         input_grad: bool = False,
         threads: int | None = None,
     ) -> F.LossGrad:
-        """The cost J (a sum over samples) and its gradients, as resode.loss_and_grad."""
-        return F.loss_and_grad(
+        """The cost J (a sum over samples) and its gradients, as resode.loss_and_grad
+        (with an opening layer also dK0, dc0; dX is then the gradient with respect
+        to the inputs X, not to x_1)."""
+        return self.cost_on(
             self.prepare_inputs(X),
             Y,
-            self.V,
-            self.b,
-            **self._net(threads),
-            **self._cost(),
             sample_weight=sample_weight,
             input_grad=input_grad,
+            threads=threads,
         )
 
     def loss(
         self, X: Any, Y: Any, *, sample_weight: Any = None, threads: int | None = None
     ) -> float:
         """The cost J (a sum over samples), as resode.loss."""
-        return F.loss(
-            self.prepare_inputs(X),
-            Y,
-            self.V,
-            self.b,
+        return self.cost_on(
+            self.prepare_inputs(X), Y, sample_weight=sample_weight, threads=threads, grad=False
+        )
+
+    def cost_on(
+        self,
+        Xp: np.ndarray,
+        Y: Any,
+        *,
+        sample_weight: Any = None,
+        penalty_scale: float = 1.0,
+        grad: bool = True,
+        input_grad: bool = False,
+        threads: int | None = None,
+    ) -> F.LossGrad | float:
+        """J on inputs already through :meth:`prepare_inputs`, with the penalties'
+        weights w2, w_head times ``penalty_scale`` (training takes the mean cost J/N:
+        per-sample weights 1/N and ``penalty_scale = 1/N``). The one place where
+        the opening layer joins the kernels' cost and gradient."""
+        x1, z = self._open(Xp)
+        options = {
             **self._net(threads),
             **self._cost(),
-            sample_weight=sample_weight,
+            "w2": self.w2 * penalty_scale,
+            "w_head": self.w_head * penalty_scale,
+            "sample_weight": sample_weight,
+        }
+        w_open = self.w_head * penalty_scale
+        if not grad:
+            J = F.loss(x1, Y, self.V, self.b, **options)
+            return J + self._opening_penalty(w_open) if self.has_opening else J
+        g = F.loss_and_grad(
+            x1, Y, self.V, self.b, **options, input_grad=input_grad or self.has_opening
         )
+        if not self.has_opening:
+            return g
+        # x_1 = s0(z), z = K0 x + c0: the costate p_1 = dJ/dx_1 pulled back through it
+        q = g.dX * _core.activation(z, self.opening_activation, True)
+        return dataclasses.replace(
+            g,
+            loss=g.loss + self._opening_penalty(w_open),
+            dK0=q.T @ Xp + w_open * self.K0,
+            dc0=q.sum(axis=0) + w_open * self.c0,
+            dX=q @ self.K0 if input_grad else None,
+        )
+
+    def _opening_penalty(self, weight: float) -> float:
+        """(weight / 2) (|K0|^2 + |c0|^2), summed in float64."""
+        K0, c0 = self.K0.astype(np.float64), self.c0.astype(np.float64)
+        return 0.5 * weight * (float(np.sum(K0 * K0)) + float(np.sum(c0 * c0)))
 
     def fit(self, X: Any, Y: Any, **kwargs: Any):
         """Train the parameters in place; see :func:`resode.training.fit`. Returns a History."""
@@ -366,6 +463,8 @@ class ResNetODE:
             "scheme": self.scheme,
             "project": self.project,
             "share": self.share,
+            "input_dim": self.input_dim,
+            "opening_activation": self.opening_activation,
         }
 
     def save(self, path) -> None:
@@ -376,7 +475,7 @@ class ResNetODE:
 
     def __repr__(self) -> str:
         c = self.config()
-        defaults = {"scheme": "euler", "share": 1}
+        defaults = {"scheme": "euler", "share": 1, "opening_activation": "identity"}
         shown = ", ".join(
             f"{k}={c[k]!r}"
             for k in c

@@ -461,6 +461,12 @@ class MSA:
         from .functional import trajectory
 
         lr = v.real("lr", lr, positive=True)
+        if "K0" in params:
+            raise ValueError(
+                "MSA ('msa', 'emsa') trains the residual layers and the head; a model with "
+                "an opening layer (input_dim) needs a gradient optimiser ('adam', 'sgd', "
+                "'gd', 'lbfgs')"
+            )
         _check_supported(cost, len(params["V"]))
         V, b = params["V"], params["b"]
         L, d = V.shape[0], V.shape[1]

@@ -340,7 +340,7 @@ def decision_regions(
             f"decision_regions draws the input plane: X must have exactly 2 features, "
             f"got {X.shape[1]}"
         )
-    if model.dim < 2:
+    if not model.has_opening and model.dim < 2:
         raise ValueError(f"decision_regions needs a model with dim >= 2, got dim={model.dim}")
     resolution = v.integer("resolution", resolution, 2)
     margin = float(margin)
@@ -440,7 +440,8 @@ def decision_regions(
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel(_coord(0))
     ax.set_ylabel(_coord(1))
-    pad = f", inputs zero-padded to dim={model.dim}" if model.dim > 2 else ""
+    padded = model.dim > 2 and not model.has_opening
+    pad = f", inputs zero-padded to dim={model.dim}" if padded else ""
     ax.set_title(f"Decision regions, head={head}{pad}\nlevel sets of {score_name}", fontsize=10)
     _class_legend(ax, range(n_classes), colors)
     return _finish(fig, save, dpi)
@@ -546,7 +547,7 @@ def grid_deformation(
     lines = np.concatenate([vertical, horizontal])  # (2 n_lines, ppl, 2)
     P = np.zeros((lines.shape[0] * ppl, model.dim))
     P[:, list(dims)] = lines.reshape(-1, 2)
-    image = model.forward(P)[:, list(dims)].astype(np.float64).reshape(lines.shape)
+    image = model.flow(P)[:, list(dims)].astype(np.float64).reshape(lines.shape)
     line_colors = ["0.45"] * n_lines + ["tab:olive"] * n_lines
 
     fig = _figure((11.0, 5.0))
@@ -557,8 +558,8 @@ def grid_deformation(
 
     names, colors = [], []
     if X is not None:
-        Xin = model.prepare_inputs(_as_samples("X", X))
-        Xout = model.forward(Xin)
+        Xin = model.initial_states(_as_samples("X", X))
+        Xout = model.flow(Xin)
         if labels is None:
             pt_colors = "k"
         else:

@@ -18,7 +18,6 @@ import numpy as np
 
 from . import _validation as v
 from ._errors import NonFiniteError
-from .functional import loss, loss_and_grad
 from .model import CLASSIFIER_HEADS, ResNetODE, ZeroGradientWarning
 from .msa import MSA
 from .optim import LBFGS, make_optimizer, make_schedule
@@ -117,14 +116,25 @@ class _Objective:
         self.n = n
 
     def __call__(self, idx=None, input_grad=False):
-        X, Y, options = self.batch(idx)
-        return loss_and_grad(X, Y, self.model.V, self.model.b, **options, input_grad=input_grad)
+        X, Y, sw = self._rows(idx)
+        return self.model.cost_on(
+            X,
+            Y,
+            sample_weight=sw / len(X),
+            penalty_scale=1.0 / self.n,
+            input_grad=input_grad,
+            threads=self.threads,
+        )
+
+    def _rows(self, idx=None):
+        if idx is None:
+            return self.X, self.Y, self.sw
+        return self.X[idx], self.Y[idx], self.sw[idx]
 
     def batch(self, idx=None):
-        """(X, Y, cost options) of the estimate of J/N on the samples idx (None: all)."""
-        X, Y, sw = (
-            (self.X, self.Y, self.sw) if idx is None else (self.X[idx], self.Y[idx], self.sw[idx])
-        )
+        """(X, Y, cost options) of the estimate of J/N on the samples idx (None: all),
+        for the optimisers that take the kernels' options themselves (MSA)."""
+        X, Y, sw = self._rows(idx)
         return X, Y, self._options(sw / len(X))
 
     def _options(self, sample_weight) -> dict[str, Any]:
@@ -142,14 +152,19 @@ class _Objective:
         }
 
     def grads(self, g) -> dict[str, np.ndarray]:
-        out = {"V": g.dV, "b": g.db}
-        if g.dW is not None:
-            out.update(W=g.dW, mu=g.dmu)
-        return out
+        """The gradient's arrays by parameter name, in the order of model.parameters()."""
+        return {name: getattr(g, "d" + name) for name in self.model.parameters()}
 
     def mean_loss(self) -> float:
         """J/N on the whole data set (no trajectory stored)."""
-        return loss(self.X, self.Y, self.model.V, self.model.b, **self._options(self.sw / self.n))
+        return self.model.cost_on(
+            self.X,
+            self.Y,
+            sample_weight=self.sw / self.n,
+            penalty_scale=1.0 / self.n,
+            grad=False,
+            threads=self.threads,
+        )
 
     def accuracy(self) -> float:
         """The fraction of correctly classified samples (classifier heads)."""
