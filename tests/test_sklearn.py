@@ -206,7 +206,8 @@ def test_augmented_dimension_and_early_stopping():
 @pytest.mark.parametrize(
     ("params", "error"),
     [
-        ({"dim": 2}, ValueError),
+        ({"dim": 2, "opening_activation": None}, ValueError),  # zero-padding needs dim >= p
+        ({"dim": 6, "opening_activation": "cosine"}, ValueError),
         ({"epochs": 0}, ValueError),
         ({"batch_size": 0}, ValueError),
         ({"learning_rate": -1.0}, ValueError),
@@ -270,3 +271,85 @@ def test_optimizer_object_is_not_modified():
     clf.fit(X, y)
     assert clf.optimizer is opt and opt.t == 0 and not opt.m
     assert clf.n_iter_ == 5
+
+
+# -- partial_fit, warm_start and MLP's attributes ---------------------------------------------
+
+
+def _blobs(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "b", "a")
+    return X, y
+
+
+_FULL_BATCH = dict(batch_size=1000, tol=None, random_state=3, threads=1, dim=5, n_layers=3)
+
+
+def test_partial_fit_calls_are_one_run_of_fit():
+    """With one batch an epoch, k partial_fit calls take Adam's k steps of fit."""
+    X, y = _blobs()
+    whole = ResNetODEClassifier(epochs=6, **_FULL_BATCH).fit(X, y)
+    parts = ResNetODEClassifier(**_FULL_BATCH)
+    for _ in range(6):
+        parts.partial_fit(X, y, classes=["a", "b"])
+    for name, a in whole.model_.parameters().items():
+        np.testing.assert_array_equal(parts.model_.parameters()[name], a, err_msg=name)
+    assert parts.n_iter_ == 6 and parts.t_ == 6 * len(X)
+    np.testing.assert_array_equal(parts.loss_curve_, whole.loss_curve_)
+
+
+def test_warm_start_goes_on_from_the_fitted_network():
+    X, y = _blobs()
+    whole = ResNetODEClassifier(epochs=5, **_FULL_BATCH).fit(X, y)
+    warm = ResNetODEClassifier(epochs=3, warm_start=True, **_FULL_BATCH).fit(X, y)
+    warm.set_params(epochs=2).fit(X, y)
+    np.testing.assert_array_equal(warm.model_.V, whole.model_.V)
+    assert warm.n_iter_ == 5 and len(warm.loss_curve_) == 5
+    cold = ResNetODEClassifier(epochs=2, **_FULL_BATCH).fit(X, y).fit(X, y)
+    assert cold.n_iter_ == 2  # without warm_start every fit starts afresh
+
+
+def test_regressor_partial_fit_keeps_the_target_scaling():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 3))
+    y = 100 + 30 * X[:, 0] - 20 * X[:, 1] ** 2
+    whole = ResNetODERegressor(epochs=4, early_stopping=False, **_FULL_BATCH).fit(X, y)
+    parts = ResNetODERegressor(early_stopping=False, **_FULL_BATCH)
+    for _ in range(4):
+        parts.partial_fit(X, y)
+    np.testing.assert_allclose(parts.predict(X), whole.predict(X), rtol=1e-12)
+    with pytest.raises(ValueError, match="2 outputs but the network was trained on 1"):
+        parts.partial_fit(X, np.column_stack([y, y]))
+
+
+def test_mlp_attributes():
+    X, y = _blobs(200)
+    clf = ResNetODEClassifier(early_stopping=True, n_iter_no_change=3, random_state=0).fit(X, y)
+    assert len(clf.loss_curve_) == len(clf.validation_scores_) == clf.n_iter_
+    np.testing.assert_array_equal(clf.validation_scores_, clf.history_.val_accuracy)
+    assert clf.best_validation_score_ == max(clf.validation_scores_) and clf.best_loss_ is None
+    assert clf.loss_ == clf.loss_curve_[-1]
+    plain = ResNetODEClassifier(epochs=5, random_state=0).fit(X, y)
+    assert plain.validation_scores_ is None and plain.best_loss_ == min(plain.loss_curve_)
+
+    rng = np.random.default_rng(0)
+    Xr = rng.normal(size=(200, 2))
+    reg = ResNetODERegressor(n_iter_no_change=3, random_state=0).fit(Xr, Xr[:, 0] ** 2)
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert max(reg.validation_scores_) == reg.best_validation_score_ <= 1.0
+
+
+def test_partial_fit_errors():
+    X, y = _blobs()
+    clf = ResNetODEClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X, y, classes=["a", "b"])
+    with pytest.raises(ValueError, match="outside the classes"):
+        clf.partial_fit(X, np.where(y == "a", "c", y))
+    with pytest.raises(ValueError, match="differ from those"):
+        clf.partial_fit(X, y, classes=["a", "b", "c"])
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :2], y)
+    assert not hasattr(ResNetODEClassifier(optimizer="lbfgs"), "partial_fit")

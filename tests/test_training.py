@@ -242,3 +242,42 @@ def test_projection_hook_runs_after_every_step():
         model.fit(X, y, epochs=1, projection=3)
     with pytest.raises(ValueError, match="projection"):
         model.fit(X, y, optimizer="lbfgs", epochs=1, projection=lambda m: None)
+
+
+def test_epoch_loss_from_the_batches_is_the_loss_before_each_step():
+    """Full batch: the 'batches' loss of epoch k is J/N before its step, which is the
+    'full' loss of epoch k - 1 (loss and loss_and_grad agree bitwise)."""
+    X, y = datasets.moons(300, seed=0)
+
+    def run(epoch_loss):
+        m = ResNetODE(2, 4, head="softmax", n_classes=2, w2=1e-3, seed=1, init_scale=0.5)
+        initial = m.loss(X, y) / len(X) + 0.0
+        kw = dict(optimizer="adam", epochs=6, batch_size=len(X), progress=False)
+        return initial, m.fit(X, y, epoch_loss=epoch_loss, **kw)
+
+    initial, full = run("full")
+    _, batches = run("batches")
+    assert batches.loss[1:] == full.loss[:-1]
+    assert batches.loss[0] == pytest.approx(initial, rel=1e-12)
+    assert batches.accuracy == [] and len(full.accuracy) == 6
+    with pytest.raises(ValueError, match="epoch_loss"):
+        run("sometimes")
+
+
+def test_resume_goes_on_with_the_optimiser_state():
+    X, y = datasets.moons(200, seed=0)
+    kw = dict(batch_size=len(X), progress=False)
+
+    def model():
+        return ResNetODE(2, 3, head="softmax", n_classes=2, seed=2, init_scale=0.5)
+
+    once = model()
+    once.fit(X, y, optimizer=Adam(), epochs=4, **kw)
+    twice, adam = model(), Adam()
+    twice.fit(X, y, optimizer=adam, epochs=2, **kw)
+    twice.fit(X, y, optimizer=adam, epochs=2, resume=True, **kw)
+    np.testing.assert_array_equal(twice.V, once.V)
+    restarted, adam = model(), Adam()
+    restarted.fit(X, y, optimizer=adam, epochs=2, **kw)
+    restarted.fit(X, y, optimizer=adam, epochs=2, **kw)
+    assert not np.array_equal(restarted.V, once.V)

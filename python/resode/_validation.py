@@ -6,6 +6,7 @@ wrong value or shape) whose message names the argument.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, NamedTuple
 
@@ -51,6 +52,10 @@ def _check_finite(name: str, arr: np.ndarray) -> None:
         return
     flat = arr.reshape(-1)
     chunk = 1 << 16
+    if flat.size <= chunk:  # the common case in one call (training steps make many)
+        if not np.isfinite(flat).all():
+            raise ValueError(f"{name} contains non-finite values (inf or NaN)")
+        return
     for start in range(0, flat.size, chunk):
         if not np.isfinite(flat[start : start + chunk]).all():
             raise ValueError(f"{name} contains non-finite values (inf or NaN)")
@@ -64,6 +69,8 @@ def kernel_array(arr: np.ndarray, dtype) -> np.ndarray:
     """arr as the kernels take it: C-contiguous, aligned, of dtype; copied only when it
     is not already (an unaligned buffer, e.g. from np.frombuffer or Dask's
     serialisation, is copied once)."""
+    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
+        return arr  # np.require's checks cost more than the kernel call on small batches
     return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
@@ -139,7 +146,7 @@ def real(name: str, value: Any, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
-    if not np.isfinite(v):
+    if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     if positive and v <= 0:
         raise ValueError(f"{name} must be > 0, got {v}")

@@ -28,15 +28,17 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
 from ._errors import NonFiniteError
 from .model import ResNetODE
-from .optim import make_optimizer
+from .optim import LBFGS, make_optimizer
 from .training import EarlyStopping, fit
 
 __all__ = ["ResNetODEClassifier", "ResNetODERegressor"]
@@ -45,9 +47,14 @@ _SEED_BOUND = np.iinfo(np.int32).max
 
 _PARAMETERS_DOC = """
     dim : int or None, default=None
-        State dimension d of the network. None uses the number of features;
-        a larger value zero-pads the inputs (an augmented neural ODE). Must be
-        at least the number of features.
+        State dimension d of the network (its width). None uses the number of
+        features. A width other than the number of features puts an opening
+        layer ``x_1 = s0(K0 x + c0)`` before the flow (see
+        ``opening_activation``), so the width is free of the number of features.
+    opening_activation : str or None, default='identity'
+        The activation s0 of that opening layer (``'identity'``: a learned linear
+        lifting). None instead zero-pads the inputs to ``dim`` (an augmented
+        neural ODE; then ``dim`` must be at least the number of features).
     n_layers : int, default=10
         Number of residual layers L (forward-Euler steps).
     T : float, default=1.0
@@ -105,7 +112,11 @@ default='tanh'
         OpenMP threads of the C++ kernels; None uses all cores. Results do not
         depend on it.
     verbose : bool, default=False
-        Show a progress bar during training (needs tqdm)."""
+        Show a progress bar during training (needs tqdm).
+    warm_start : bool, default=False
+        When fitted, ``fit`` trains the current network further (with the
+        optimizer's state) instead of a new one; the data must have the same
+        features (and, for the classifier, classes)."""
 
 _REGRESSOR_NOTE = """
         On by default for the regressor: on noisy targets the training error
@@ -125,9 +136,22 @@ _ATTRIBUTES_DOC = """
     history_ : resode.History
         Per-epoch training records (loss, accuracy, validation loss, ...).
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (summed over ``partial_fit`` and warm-started ``fit``
+        calls).
+    t_ : int
+        Number of training samples seen (summed likewise).
+    loss_curve_ : list of float
+        The loss of each epoch (as ``loss_``).
+    best_loss_ : float or None
+        The smallest value of ``loss_curve_``; None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        With ``early_stopping``: the score (accuracy, or R^2 for the regressor) on
+        the held-out data after each epoch; else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``; None without ``early_stopping``.
     loss_ : float
-        Mean training cost J / N after the last epoch (for the regressor with
+        Mean training cost J / N over the last epoch's mini-batches, as they were
+        computed during it (as ``MLPClassifier.loss_``; for the regressor with
         ``normalize_y=True``, on the standardised targets).
     n_features_in_ : int
         Number of features seen during fit.
@@ -143,6 +167,7 @@ class _ResNetODEBase(BaseEstimator):
         self,
         *,
         dim=None,
+        opening_activation="identity",
         n_layers=10,
         T=1.0,
         form="inner",
@@ -163,8 +188,10 @@ class _ResNetODEBase(BaseEstimator):
         random_state=None,
         threads=None,
         verbose=False,
+        warm_start=False,
     ):
         self.dim = dim
+        self.opening_activation = opening_activation
         self.n_layers = n_layers
         self.T = T
         self.form = form
@@ -185,6 +212,7 @@ class _ResNetODEBase(BaseEstimator):
         self.random_state = random_state
         self.threads = threads
         self.verbose = verbose
+        self.warm_start = warm_start
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -194,17 +222,22 @@ class _ResNetODEBase(BaseEstimator):
 
     # -- training -------------------------------------------------------------------------------
 
-    def _check_hyperparameters(self, n_samples: int, n_features: int) -> int:
-        """Validate the estimator-level hyper-parameters; returns the state dimension.
+    def _check_hyperparameters(self, n_samples: int, n_features: int) -> tuple[int, dict]:
+        """Validate the estimator-level hyper-parameters; returns the state dimension
+        and the opening layer's arguments of ResNetODE.
 
         The network's own arguments (form, activation, T, gamma, w2, ...) are
         validated by :class:`resode.ResNetODE`.
         """
         dim = n_features if self.dim is None else v.integer("dim", self.dim, 1)
-        if dim < n_features:
+        opening = {}
+        if dim != n_features and self.opening_activation is not None:
+            opening = dict(input_dim=n_features, opening_activation=self.opening_activation)
+        elif dim < n_features:
             raise ValueError(
-                f"dim={dim} is smaller than the number of features ({n_features}); "
-                "use dim=None or dim >= n_features (inputs are zero-padded to dim)"
+                f"dim={dim} is smaller than the number of features ({n_features}) with "
+                "opening_activation=None (inputs zero-padded to dim); use dim >= n_features "
+                "or an opening layer"
             )
         v.integer("epochs", self.epochs, 1)
         if self.batch_size is not None:
@@ -224,33 +257,57 @@ class _ResNetODEBase(BaseEstimator):
                     f"early_stopping needs at least 2 samples to hold out validation data, "
                     f"got n_samples={n_samples}"
                 )
-        return dim
+        return dim, opening
 
-    def _train(self, X, Y, sample_weight, *, head, n_classes=None, n_outputs=None):
-        """Build ``model_`` and train it on (X, Y); sets the fitted attributes."""
+    def _steps(self) -> bool:
+        """Whether the optimizer takes steps (partial_fit exists only then, as for
+        scikit-learn's MLP with solver 'lbfgs')."""
+        try:
+            optimizer = make_optimizer(copy.deepcopy(self.optimizer))
+        except (TypeError, ValueError):
+            return True  # partial_fit reports the bad optimizer
+        return hasattr(optimizer, "step") and not isinstance(optimizer, LBFGS)
+
+    def _continues(self, partial: bool) -> bool:
+        """Whether this call trains the fitted ``model_`` further (partial_fit, or fit
+        with warm_start) rather than a new network."""
+        return hasattr(self, "model_") and (partial or bool(self.warm_start))
+
+    def _train(self, X, Y, sample_weight, *, head, n_classes=None, n_outputs=None, partial=False):
+        """Train ``model_`` (a new one, or the fitted one when it continues) on (X, Y);
+        sets the fitted attributes. ``partial``: one epoch, no held-out data."""
         n_samples, n_features = X.shape
-        dim = self._check_hyperparameters(n_samples, n_features)
+        dim, opening = self._check_hyperparameters(n_samples, n_features)
+        continuing = self._continues(partial)
+        optimizer = make_optimizer(copy.deepcopy(self.optimizer))
         rng = check_random_state(self.random_state)
         seed_init, seed_fit, seed_split = (int(s) for s in rng.randint(_SEED_BOUND, size=3))
-        model = ResNetODE(
-            dim,
-            v.integer("n_layers", self.n_layers, 1),
-            T=self.T,
-            form=self.form,
-            activation=self.activation,
-            head=head,
-            n_classes=n_classes,
-            n_outputs=n_outputs,
-            gamma=self.gamma,
-            w2=self.w2,
-            w_head=self.w_head,
-            init=self.init,
-            init_scale=self.init_scale,
-            seed=seed_init,
-        )
-        validation_data, stopper = None, None
+        resume = continuing and hasattr(self, "_optimizer")
+        if continuing:
+            model = self.model_
+            optimizer = getattr(self, "_optimizer", optimizer)
+            seed_fit = (seed_fit + self.n_iter_) % _SEED_BOUND  # another shuffle each call
+        else:
+            model = ResNetODE(
+                dim,
+                v.integer("n_layers", self.n_layers, 1),
+                T=self.T,
+                form=self.form,
+                activation=self.activation,
+                head=head,
+                n_classes=n_classes,
+                n_outputs=n_outputs,
+                gamma=self.gamma,
+                w2=self.w2,
+                w_head=self.w_head,
+                init=self.init,
+                init_scale=self.init_scale,
+                seed=seed_init,
+                **opening,
+            )
+        validation_data, stopper, callbacks = None, None, []
         val = None
-        if self.early_stopping:
+        if self.early_stopping and not partial:
             val = _validation_rows(X, Y, sample_weight, self.validation_fraction, seed_split)
             if not val.any() or val.all():
                 val = None  # all rows alike: nothing to hold out; monitor the training loss
@@ -260,7 +317,8 @@ class _ResNetODEBase(BaseEstimator):
                 validation_data += (sample_weight[val],)
                 sample_weight = sample_weight[~val]
             X, Y = X[~val], Y[~val]
-        if self.early_stopping or self.tol is not None:
+            callbacks.append(self._validation_scorer(*validation_data))
+        if (self.early_stopping or self.tol is not None) and not partial:
             stopper = EarlyStopping(
                 "val_loss" if validation_data is not None else "loss",
                 patience=self.n_iter_no_change,
@@ -279,13 +337,11 @@ class _ResNetODEBase(BaseEstimator):
                 )
             reg_scale = len(sample_weight) / total
             sample_weight = sample_weight * reg_scale
-        w2, w_head = model.w2, model.w_head
-        model.w2, model.w_head = w2 * reg_scale, w_head * reg_scale
+        # the penalties' weights as the hyper-parameters say (warm_start may change them)
+        model.w2, model.w_head = float(self.w2) * reg_scale, float(self.w_head) * reg_scale
         batch_size = self.batch_size
         if batch_size is not None:
             batch_size = min(int(batch_size), len(X))
-        # a fresh optimiser: fit must not change the hyper-parameters (an object keeps state)
-        optimizer = make_optimizer(copy.deepcopy(self.optimizer))
         if optimizer.full_batch:
             batch_size = None  # GD and L-BFGS
         try:
@@ -295,15 +351,18 @@ class _ResNetODEBase(BaseEstimator):
                 Y,
                 optimizer=optimizer,
                 lr=self.learning_rate,
-                epochs=self.epochs,
+                epochs=1 if partial else self.epochs,
                 batch_size=batch_size,
                 sample_weight=sample_weight,
                 validation_data=validation_data,
+                callbacks=callbacks,
                 early_stopping=stopper,
                 shuffle=True,
                 seed=seed_fit,
                 progress=bool(self.verbose),
                 threads=self.threads,
+                epoch_loss="batches",  # as MLPClassifier's loss_curve_: no extra pass an epoch
+                resume=resume,
             )
         except NonFiniteError as exc:
             raise NonFiniteError(
@@ -314,12 +373,37 @@ class _ResNetODEBase(BaseEstimator):
                 exc.samples,
                 exc.stage,
             ) from exc
-        model.w2, model.w_head = w2, w_head  # the hyper-parameters, not the scaled weights
-        self.model_ = model
-        self.history_ = history
-        self.n_iter_ = len(history)
-        self.loss_ = history.loss[-1]
+        finally:
+            model.w2, model.w_head = float(self.w2), float(self.w_head)
+        self._record(model, optimizer, history, len(X), continuing, validation_data is not None)
         return self
+
+    def _record(self, model, optimizer, history, n_samples, continuing, validated) -> None:
+        """The fitted attributes after a training call (scikit-learn's MLP names)."""
+        earlier = continuing and hasattr(self, "loss_curve_")
+        self.model_ = model
+        self._optimizer = optimizer  # its state carries over to partial_fit / warm_start
+        self.history_ = history
+        self.loss_curve_ = (self.loss_curve_ if earlier else []) + list(history.loss)
+        self.n_iter_ = (self.n_iter_ if earlier else 0) + len(history)
+        self.t_ = (self.t_ if earlier else 0) + n_samples * len(history)
+        self.loss_ = self.loss_curve_[-1]
+        if validated:
+            self.validation_scores_ = list(self._scores)
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+
+    def _validation_scorer(self, X_val, Y_val, weights=None):
+        """A callback that records the score of each epoch on the held-out data."""
+        self._scores = []
+
+        def record(epoch, logs, model):
+            self._scores.append(self._score_model(model, X_val, Y_val, weights))
+
+        return record
 
     def _decision(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -330,7 +414,7 @@ class _ResNetODEBase(BaseEstimator):
 class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
     __doc__ = f"""Residual-network (forward-Euler neural ODE) classifier with a softmax head.
 
-    The network maps a sample (zero-padded to ``dim`` features) through
+    The network lifts a sample to ``dim`` features (an opening layer) and maps it through
     ``x_{{k+1}} = x_k + h f_k(x_k)``, ``h = T / n_layers``, and classifies the final
     state with a softmax layer, minimising the mean cross-entropy plus Tikhonov
     terms. Labels may be of any type (encoded through ``classes_``); any number
@@ -367,7 +451,7 @@ class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs (at most ``dim`` features).
+            Training inputs.
         y : array-like of shape (n_samples,)
             Class labels; at least two distinct classes.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -380,24 +464,71 @@ class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
         self : ResNetODEClassifier
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        return self._fit_classes(X, y, sample_weight, None, partial=False)
+
+    @available_if(_ResNetODEBase._steps)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train the network for one epoch on (X, y), going on from the last call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels, all among ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the whole training data: required on the first call,
+            optional (and then equal to ``classes_``) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        self : ResNetODEClassifier
+            The estimator, trained one epoch further.
+        """
+        return self._fit_classes(X, y, sample_weight, classes, partial=True)
+
+    def _fit_classes(self, X, y, sample_weight, classes, *, partial):
+        continuing = self._continues(partial)
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=not continuing)
         check_classification_targets(y)
         sample_weight = _sample_weight(sample_weight, len(X))
-        encoder = LabelEncoder().fit(y)
-        classes = encoder.classes_
+        if partial and not continuing and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        if classes is None:
+            classes = self.classes_ if continuing and partial else np.unique(y)
+        classes = LabelEncoder().fit(classes).classes_
+        if continuing and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"the classes {classes.tolist()} differ from those the network was trained on, "
+                f"{self.classes_.tolist()} (partial_fit and warm_start keep the classes)"
+            )
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; "
                 f"y has 1 class ({classes[0]!r})"
             )
-        codes = encoder.transform(y).astype(np.int64)
-        if sample_weight is not None and len(np.unique(codes[sample_weight > 0])) < 2:
+        unknown = ~np.isin(y, classes)
+        if unknown.any():
             raise ValueError(
-                "sample_weight leaves samples of only one class with a positive weight; "
-                "at least 2 classes are needed"
+                f"y holds labels outside the classes {classes.tolist()}: {y[unknown][0]!r}"
             )
+        codes = np.searchsorted(classes, y).astype(np.int64)
+        if not partial and sample_weight is not None:
+            if len(np.unique(codes[sample_weight > 0])) < 2:
+                raise ValueError(
+                    "sample_weight leaves samples of only one class with a positive weight; "
+                    "at least 2 classes are needed"
+                )
         self.classes_ = classes
-        return self._train(X, codes, sample_weight, head="softmax", n_classes=len(classes))
+        return self._train(
+            X, codes, sample_weight, head="softmax", n_classes=len(classes), partial=partial
+        )
+
+    @staticmethod
+    def _score_model(model, X, codes, weights) -> float:
+        return float(np.average(model.predict(X) == codes, weights=weights))
 
     def decision_function(self, X):
         """Confidence scores: the logits of the softmax head.
@@ -479,7 +610,7 @@ class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
 class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
     __doc__ = f"""Residual-network (forward-Euler neural ODE) regressor with a linear head.
 
-    The network maps a sample (zero-padded to ``dim`` features) through
+    The network lifts a sample to ``dim`` features (an opening layer) and maps it through
     ``x_{{k+1}} = x_k + h f_k(x_k)``, ``h = T / n_layers``, and predicts
     ``W x_{{L+1}} + mu``, minimising the mean squared error plus Tikhonov terms.
     Single and multiple outputs are supported: a 1-D ``y`` gives 1-D
@@ -518,6 +649,7 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
         self,
         *,
         dim=None,
+        opening_activation="identity",
         n_layers=10,
         T=1.0,
         form="inner",
@@ -538,10 +670,12 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
         random_state=None,
         threads=None,
         verbose=False,
+        warm_start=False,
         normalize_y=True,
     ):
         super().__init__(
             dim=dim,
+            opening_activation=opening_activation,
             n_layers=n_layers,
             T=T,
             form=form,
@@ -562,6 +696,7 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
             random_state=random_state,
             threads=threads,
             verbose=verbose,
+            warm_start=warm_start,
         )
         self.normalize_y = normalize_y
 
@@ -571,7 +706,7 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs (at most ``dim`` features).
+            Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -584,22 +719,76 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
         self : ResNetODERegressor
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True)
+        return self._fit_targets(X, y, sample_weight, partial=False)
+
+    @available_if(_ResNetODEBase._steps)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train the network for one epoch on (X, y), going on from the last call.
+
+        The first call fixes the number of outputs and, with ``normalize_y``, the
+        target scaling.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        self : ResNetODERegressor
+            The estimator, trained one epoch further.
+        """
+        return self._fit_targets(X, y, sample_weight, partial=True)
+
+    def _fit_targets(self, X, y, sample_weight, *, partial):
+        continuing = self._continues(partial)
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, reset=not continuing
+        )
         sample_weight = _sample_weight(sample_weight, len(X))
-        self._y_1d = y.ndim == 1
         Y = y.reshape(len(y), -1)
-        self.n_outputs_ = Y.shape[1]
-        if self.normalize_y:
-            mean = np.average(Y, axis=0, weights=sample_weight)  # weights are not all zero
-            std = np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=sample_weight))
-            std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+        if continuing:
+            if Y.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"y has {Y.shape[1]} outputs but the network was trained on "
+                    f"{self.n_outputs_} (partial_fit and warm_start keep them)"
+                )
+            mean, std = self._target_scale
+            m = self.model_  # back to the standardised targets it trains on
+            m.set_parameters(W=m.W / std[:, None], mu=(m.mu - mean) / std)
         else:
-            mean, std = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
-        self._train(X, (Y - mean) / std, sample_weight, head="linear", n_outputs=self.n_outputs_)
-        # fold the target scaling into the head: model_ predicts in the original units
-        m = self.model_
-        m.set_parameters(W=m.W * std[:, None], mu=m.mu * std + mean)
+            self._y_1d = y.ndim == 1
+            self.n_outputs_ = Y.shape[1]
+            if self.normalize_y:
+                mean = np.average(Y, axis=0, weights=sample_weight)  # weights not all zero
+                std = np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=sample_weight))
+                std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+            else:
+                mean, std = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
+            self._target_scale = (mean, std)
+        try:
+            self._train(
+                X,
+                (Y - mean) / std,
+                sample_weight,
+                head="linear",
+                n_outputs=self.n_outputs_,
+                partial=partial,
+            )
+        finally:
+            if hasattr(self, "model_"):
+                # fold the target scaling into the head: model_ predicts in the original units
+                m = self.model_
+                m.set_parameters(W=m.W * std[:, None], mu=m.mu * std + mean)
         return self
+
+    @staticmethod
+    def _score_model(model, X, Y, weights) -> float:
+        return float(r2_score(Y, model.predict(X), sample_weight=weights))
 
     def predict(self, X):
         """Predicted targets.

@@ -78,7 +78,7 @@ class EarlyStopping:
         if self.monitor not in logs:
             raise ValueError(
                 f"EarlyStopping monitors {self.monitor!r}, which this run does not "
-                "record (validation data or a classifier head missing?)"
+                "record (validation data or a classifier head missing, or epoch_loss='batches'?)"
             )
         value = logs[self.monitor]
         sign = 1.0 if "loss" in self.monitor else -1.0  # losses fall, accuracies rise
@@ -185,6 +185,9 @@ def validation_objective(model: ResNetODE, validation_data, threads) -> _Objecti
     return _Objective(model, Xv, Yv, wv, threads)
 
 
+EPOCH_LOSSES = ("full", "batches")
+
+
 def fit(
     model: ResNetODE,
     X: Any,
@@ -203,6 +206,8 @@ def fit(
     progress: bool | None = None,
     threads: int | None = None,
     projection: Callable[[ResNetODE], Any] | None = None,
+    epoch_loss: str = "full",
+    resume: bool = False,
 ) -> History:
     """Train ``model`` in place on (X, Y) and return its History.
 
@@ -230,6 +235,15 @@ def fit(
         ResNet-D's A >= 0): a projected-gradient method for any constraint set. With
         'lbfgs', ResNet-D's constraint becomes bounds of L-BFGS-B and a projection
         function is an error.
+    epoch_loss : the ``loss`` an epoch records (and early stopping on the training
+        loss watches): ``'full'``, J/N on the whole training set after the epoch (one
+        more sweep over the data, and the training accuracy with it), or
+        ``'batches'``, the mean of the epoch's mini-batch losses as they were
+        computed (free; what scikit-learn's MLP records in ``loss_curve_``; no
+        training accuracy). L-BFGS and MSA always record ``'full'``.
+    resume : with an optimiser object that trained this model before, go on from its
+        state (Adam's moments and step count, SGD's velocity) instead of starting
+        afresh: successive calls then make one run (``partial_fit``).
 
     A non-finite loss raises :class:`resode.NonFiniteError` after restoring the last
     finite parameters. Ctrl-C stops cleanly between steps: the model keeps the
@@ -241,6 +255,7 @@ def fit(
         model, objective, validation, optimizer=optimizer, lr=lr, epochs=epochs,
         batch_size=batch_size, callbacks=callbacks, early_stopping=early_stopping,
         shuffle=shuffle, seed=seed, progress=progress, projection=projection,
+        epoch_loss=epoch_loss, resume=resume,
     )  # fmt: skip
 
 
@@ -259,11 +274,14 @@ def train(
     seed: int | None,
     progress: bool | None,
     projection,
+    epoch_loss: str = "full",
+    resume: bool = False,
 ) -> History:
     """The loop of :func:`fit` over any objective with the interface of ``_Objective``
     (``n``, a call on sample indices, ``grads``, ``mean_loss``, ``accuracy``, and
     ``batch`` for MSA): also that of :func:`resode.distributed.fit`."""
     opt = make_optimizer(optimizer)
+    batch_losses = v.choice("epoch_loss", epoch_loss, EPOCH_LOSSES) == "batches"
     if projection is not None and not callable(projection):
         kind = type(projection).__name__
         raise TypeError(f"projection must be a function of the model, got {kind}")
@@ -293,7 +311,8 @@ def train(
         callbacks.append(early_stopping)
 
     history = History()
-    _check_initial_gradient(objective)
+    if not resume:  # a resumed run checked it when it started
+        _check_initial_gradient(objective)
     bar = _progress_bar(epochs, progress)
     try:
         if isinstance(opt, LBFGS):
@@ -313,6 +332,8 @@ def train(
                 history,
                 bar,
                 project,
+                batch_losses,
+                v.flag("resume", resume),
             )
     finally:
         if bar is not None:
@@ -344,14 +365,19 @@ def _run_steps(
     history,
     bar,
     project=lambda: None,
+    batch_losses=False,
+    resume=False,
 ):
-    opt.reset(model.parameters())
+    if not resume:
+        opt.reset(model.parameters())
+    batch_losses = batch_losses and not isinstance(opt, MSA)
     saved = None  # parameters before the step in progress; None between steps
     try:
         for epoch in range(epochs):
             t0 = time.perf_counter()
             rate = float(schedule(epoch))
             order = rng.permutation(objective.n) if shuffle else np.arange(objective.n)
+            seen = 0.0  # sum of the batch losses weighted by their sizes
             for start in range(0, objective.n, batch_size):
                 idx = None if batch_size >= objective.n else order[start : start + batch_size]
                 saved = {k: a.copy() for k, a in model.parameters().items()}
@@ -361,12 +387,19 @@ def _run_steps(
                     g = objective(idx)
                     if not math.isfinite(g.loss):
                         raise NonFiniteError("the loss is not finite", stage="loss")
+                    seen += g.loss * min(batch_size, objective.n - start)
                     opt.step(model.parameters(), objective.grads(g), rate)
                 project()
                 last_good, saved = saved, None
             try:
                 logs = _epoch_logs(
-                    model, objective, validation, epoch, rate, time.perf_counter() - t0
+                    model,
+                    objective,
+                    validation,
+                    epoch,
+                    rate,
+                    time.perf_counter() - t0,
+                    loss=seen / objective.n if batch_losses else None,
                 )
             except NonFiniteError:
                 saved = last_good  # the last step overflowed: undo it
@@ -448,9 +481,13 @@ def _bounds(model) -> list[tuple[float | None, float | None]] | None:
     return [(None if lo == -np.inf else lo, None) for lo in lower]
 
 
-def _epoch_logs(model, objective, validation, epoch, rate, seconds) -> dict[str, float]:
-    logs = {"epoch": epoch, "loss": objective.mean_loss(), "lr": rate, "time": seconds}
-    if model.head in CLASSIFIER_HEADS:
+def _epoch_logs(model, objective, validation, epoch, rate, seconds, loss=None) -> dict[str, float]:
+    """The epoch's records; ``loss`` given (the mean batch loss) spares the pass over
+    the training data that J/N and the training accuracy take."""
+    full = loss is None
+    logs = {"epoch": epoch, "loss": objective.mean_loss() if full else loss, "lr": rate}
+    logs["time"] = seconds
+    if full and model.head in CLASSIFIER_HEADS:
         logs["accuracy"] = objective.accuracy()
     if validation is not None:
         logs["val_loss"] = validation.mean_loss()
