@@ -59,7 +59,8 @@ def test_digits_defaults_accuracy(record_property):
     record_property("digits_fit_seconds", seconds)
     assert accuracy >= 0.95
     assert est.n_iter_ == len(est.history_) <= est.epochs
-    assert est.model_.dim == X.shape[1] and est.model_.head == "softmax"
+    assert est.model_.dim == 48 and est.model_.input_dim == X.shape[1]  # an opening layer
+    assert est.model_.head == "softmax"
 
 
 def test_iris_defaults_accuracy():

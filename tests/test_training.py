@@ -281,3 +281,24 @@ def test_resume_goes_on_with_the_optimiser_state():
     restarted.fit(X, y, optimizer=adam, epochs=2, **kw)
     restarted.fit(X, y, optimizer=adam, epochs=2, **kw)
     assert not np.array_equal(restarted.V, once.V)
+
+
+def test_plateaus_reduce_the_learning_rate_before_stopping():
+    stopper = EarlyStopping("loss", patience=2, lr_reductions=2, lr_factor=0.5)
+    model = ResNetODE(2, 2)
+    decisions, scales = [], []
+    for epoch in range(12):
+        decisions.append(stopper(epoch, {"loss": 1.0}, model))  # never improves
+        scales.append(stopper.lr_scale)
+    # best at epoch 0; plateaus end epochs 2, 4 (reductions) and 6 (stop)
+    assert decisions[:7] == [False] * 6 + [True]
+    assert scales[:7] == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.25]
+    with pytest.raises(ValueError, match="lr_factor"):
+        EarlyStopping(lr_factor=1.5)
+
+    X, y = datasets.moons(100, seed=0)
+    m = ResNetODE(2, 2, head="softmax", n_classes=2, seed=0)
+    stall = EarlyStopping("loss", patience=1, min_delta=1e9, lr_reductions=1)  # every epoch
+    h = m.fit(X, y, lr=0.02, epochs=10, early_stopping=stall, progress=False)
+    # epoch 0 is the best; the plateau seen after epoch 1 reduces, that after epoch 2 stops
+    assert h.lr == pytest.approx([0.02, 0.02, 0.002]) and h.stop_reason == "early_stopping"

@@ -6,6 +6,7 @@ the GIL released.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -206,6 +207,11 @@ def _workspace_per_thread(net, every: int) -> tuple[int, int]:
 _VJP_STORE_ALL_BYTES = 32 * 2**20
 
 
+@functools.cache
+def _cpu_count() -> int:
+    return os.cpu_count() or 1  # asked once: os.cpu_count() costs tens of us a call
+
+
 def _check_gradient_workspace(net, every: int) -> None:
     """MemoryError before allocating per-thread block buffers that cannot fit.
 
@@ -214,7 +220,7 @@ def _check_gradient_workspace(net, every: int) -> None:
     """
     n, d = net.X.shape
     stored, per_thread = _workspace_per_thread(net, every)
-    if per_thread * (net.threads or os.cpu_count() or 1) < 256 * 2**20:
+    if per_thread * (net.threads or _cpu_count()) < 256 * 2**20:
         return  # the usual case: not worth reading /proc on every training step
     threads = net.threads or build_info()["threads"]
     threads = min(threads, -(-max(n, 1) // _core.block_size(d, net.X.dtype)))

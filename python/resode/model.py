@@ -285,6 +285,8 @@ class ResNetODE:
         if not self.has_opening:
             return Xp, None
         z = v.kernel_array(Xp @ self.K0.T + self.c0, self.dtype)
+        if self.opening_activation == "identity":  # s0(z) = z: two calls a step spared
+            return z, z
         return _core.activation(z, self.opening_activation), z
 
     def initial_states(self, X: Any) -> np.ndarray:
@@ -422,7 +424,9 @@ class ResNetODE:
         if not self.has_opening:
             return g
         # x_1 = s0(z), z = K0 x + c0: the costate p_1 = dJ/dx_1 pulled back through it
-        q = g.dX * _core.activation(z, self.opening_activation, True)
+        q = g.dX
+        if self.opening_activation != "identity":
+            q = q * _core.activation(z, self.opening_activation, True)
         return dataclasses.replace(
             g,
             loss=g.loss + self._opening_penalty(w_open),
@@ -433,8 +437,10 @@ class ResNetODE:
 
     def _opening_penalty(self, weight: float) -> float:
         """(weight / 2) (|K0|^2 + |c0|^2), summed in float64."""
-        K0, c0 = self.K0.astype(np.float64), self.c0.astype(np.float64)
-        return 0.5 * weight * (float(np.sum(K0 * K0)) + float(np.sum(c0 * c0)))
+        if weight == 0:
+            return 0.0
+        K0, c0 = (a.astype(np.float64, copy=False).ravel() for a in (self.K0, self.c0))
+        return 0.5 * weight * (float(K0 @ K0) + float(c0 @ c0))
 
     def fit(self, X: Any, Y: Any, **kwargs: Any):
         """Train the parameters in place; see :func:`resode.training.fit`. Returns a History."""

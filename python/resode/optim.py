@@ -87,20 +87,32 @@ class Adam(GD):
 
     def reset(self, params: Params) -> None:
         self.t = 0
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        # the moments of all parameters in one vector each (m[name], v[name] are views):
+        # a step is then a few operations on one array, not a few per parameter,
+        # which on small mini-batches cost as much as the kernels (measured)
+        size = sum(p.size for p in params.values())
+        dtype = np.result_type(*params.values()) if params else np.float64
+        self._m, self._v = np.zeros(size, dtype), np.zeros(size, dtype)
+        self._slices, start = {}, 0
+        for k, p in params.items():
+            self._slices[k] = (slice(start, start + p.size), p.shape)
+            start += p.size
+        self.m = {k: self._m[s].reshape(shape) for k, (s, shape) in self._slices.items()}
+        self.v = {k: self._v[s].reshape(shape) for k, (s, shape) in self._slices.items()}
 
     def step(self, params: Params, grads: Params, lr: float) -> None:
         self.t += 1
         c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
-        for name, p in params.items():
-            g = grads[name]
-            m, v = self.m[name], self.v[name]
-            m *= self.beta1
-            m += (1 - self.beta1) * g
-            v *= self.beta2
-            v += (1 - self.beta2) * g * g
-            p -= (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+        g = np.concatenate([grads[k].ravel() for k in self._slices])
+        g = g.astype(self._m.dtype, copy=False)
+        m, v = self._m, self._v
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        update = (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+        for name, (s, shape) in self._slices.items():
+            params[name] -= update[s].reshape(shape)
 
 
 class LBFGS:

@@ -46,7 +46,7 @@ __all__ = ["ResNetODEClassifier", "ResNetODERegressor"]
 _SEED_BOUND = np.iinfo(np.int32).max
 
 _PARAMETERS_DOC = """
-    dim : int or None, default=None
+    dim : int or None, default=48
         State dimension d of the network (its width). None uses the number of
         features. A width other than the number of features puts an opening
         layer ``x_1 = s0(K0 x + c0)`` before the flow (see
@@ -55,22 +55,24 @@ _PARAMETERS_DOC = """
         The activation s0 of that opening layer (``'identity'``: a learned linear
         lifting). None instead zero-pads the inputs to ``dim`` (an augmented
         neural ODE; then ``dim`` must be at least the number of features).
-    n_layers : int, default=10
+    n_layers : int, default=5
         Number of residual layers L (forward-Euler steps).
     T : float, default=1.0
         Final time; the step is ``h = T / n_layers``.
-    form : {'inner', 'outer', 'symmetric', 'antisymmetric'}, default='inner'
-        The layer vector field ``f_k`` (see DESIGN.md, section 1).
-    activation : {'tanh', 'relu', 'sigmoid', 'softplus', 'leaky_relu', 'identity'}, \
-default='tanh'
+    form : {'symmetric', 'inner', 'outer', 'antisymmetric', 'resnet_d'}, default='symmetric'
+        The layer vector field ``f_k`` (as in :class:`resode.ResNetODE`); ``'symmetric'`` is
+        ``f(x) = -K^T s(K x + b)``, Haber and Ruthotto's stable layer.
+    activation : {'relu', 'tanh', 'sigmoid', 'softplus', 'leaky_relu', 'identity'}, \
+default='relu'
         The elementwise nonlinearity of the vector field.
     gamma : float, default=0.0
         Damping of ``form='antisymmetric'`` (must be 0 for the other forms).
-    w2 : float, default=1e-3
+    w2 : float, default=1e-4
         Tikhonov weight on the layer parameters ``V, b`` (the term
         ``w2 h / 2 sum_k (|V_k|^2 + |b_k|^2)`` of the cost, per sample).
-    w_head : float, default=1e-3
-        Tikhonov weight on the head parameters ``W, mu`` (per sample).
+    w_head : float, default=1e-4
+        Tikhonov weight on the head parameters ``W, mu`` and on the opening
+        layer's ``K0, c0`` (per sample).
     optimizer : {'adam', 'sgd', 'gd', 'lbfgs'} or optimizer object, default='adam'
         Training algorithm: Adam or momentum SGD on mini-batches, full-batch
         gradient descent, or full-batch L-BFGS (scipy); or a configured
@@ -81,7 +83,7 @@ default='tanh'
     epochs : int, default=200
         Maximum number of passes over the training data (L-BFGS: iterations),
         the analogue of ``max_iter``; at least 1.
-    batch_size : int or None, default=32
+    batch_size : int or None, default=200
         Samples per step of Adam and SGD (capped at the number of samples);
         None means ``min(n_samples, 128)``. GD and L-BFGS always use the full
         batch.
@@ -105,6 +107,10 @@ default='tanh'
         on the same side, so a sample of weight k is split like k repeated samples.
     n_iter_no_change : int, default=10
         Patience of the stopping rule, in epochs.
+    lr_reductions : int, default=0
+        The first this many times the stopping rule fires, training goes on with
+        the learning rate divided by 10 instead of stopping (a plateau
+        schedule); 0 stops at the first plateau, as scikit-learn's MLP does.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the mini-batch shuffling and the validation
         split. Pass an int for reproducible results.
@@ -166,25 +172,26 @@ class _ResNetODEBase(BaseEstimator):
     def __init__(
         self,
         *,
-        dim=None,
+        dim=48,
         opening_activation="identity",
-        n_layers=10,
+        n_layers=5,
         T=1.0,
-        form="inner",
-        activation="tanh",
+        form="symmetric",
+        activation="relu",
         gamma=0.0,
-        w2=1e-3,
-        w_head=1e-3,
+        w2=1e-4,
+        w_head=1e-4,
         optimizer="adam",
         learning_rate=None,
         epochs=200,
-        batch_size=32,
+        batch_size=200,
         init="uniform",
         init_scale=0.1,
         tol=1e-4,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        lr_reductions=0,
         random_state=None,
         threads=None,
         verbose=False,
@@ -209,6 +216,7 @@ class _ResNetODEBase(BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.lr_reductions = lr_reductions
         self.random_state = random_state
         self.threads = threads
         self.verbose = verbose
@@ -324,6 +332,7 @@ class _ResNetODEBase(BaseEstimator):
                 patience=self.n_iter_no_change,
                 min_delta=0.0 if self.tol is None else float(self.tol),
                 restore_best=validation_data is not None,
+                lr_reductions=self.lr_reductions,
             )
         # sample weights act as repetition counts: normalised to mean 1 with the regularisers
         # scaled by n / sum(w), the training cost is the mean cost of the repeated data set
@@ -648,25 +657,26 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
     def __init__(
         self,
         *,
-        dim=None,
+        dim=48,
         opening_activation="identity",
-        n_layers=10,
+        n_layers=5,
         T=1.0,
-        form="inner",
-        activation="tanh",
+        form="symmetric",
+        activation="relu",
         gamma=0.0,
-        w2=1e-3,
-        w_head=1e-3,
+        w2=1e-4,
+        w_head=1e-4,
         optimizer="adam",
         learning_rate=None,
         epochs=200,
-        batch_size=32,
+        batch_size=200,
         init="uniform",
         init_scale=0.1,
         tol=1e-4,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        lr_reductions=0,
         random_state=None,
         threads=None,
         verbose=False,
@@ -693,6 +703,7 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
+            lr_reductions=lr_reductions,
             random_state=random_state,
             threads=threads,
             verbose=verbose,

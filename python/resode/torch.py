@@ -280,7 +280,8 @@ class ODEBlock(torch.nn.Module):
 
     @classmethod
     def from_model(cls, model: ResNetODE, *, threads: Optional[int] = None) -> "ODEBlock":  # noqa: UP045
-        """The layers of a :class:`resode.ResNetODE` as a block (its head, if any, is left out)."""
+        """The layers of a :class:`resode.ResNetODE` as a block (its opening layer and head,
+        if any, are left out)."""
         if not isinstance(model, ResNetODE):
             raise TypeError(f"model must be a resode.ResNetODE, got {type(model).__name__}")
         block = cls.__new__(cls)

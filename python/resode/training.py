@@ -57,7 +57,12 @@ class History:
 
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
-    optionally put back the best parameters seen."""
+    optionally put back the best parameters seen.
+
+    With ``lr_reductions = k > 0`` the first k such plateaus do not stop training:
+    each multiplies the learning rate by ``lr_factor`` instead (the plateau rule of
+    Keras' and PyTorch's ReduceLROnPlateau), and the k + 1-th stops it.
+    """
 
     def __init__(
         self,
@@ -65,14 +70,22 @@ class EarlyStopping:
         patience: int = 10,
         min_delta: float = 0.0,
         restore_best: bool = True,
+        lr_reductions: int = 0,
+        lr_factor: float = 0.1,
     ):
         if monitor not in ("loss", "val_loss", "accuracy", "val_accuracy"):
             raise ValueError(f"monitor must be a History field, got {monitor!r}")
         self.monitor, self.patience = monitor, int(patience)
         self.min_delta, self.restore_best = float(min_delta), bool(restore_best)
+        self.lr_reductions = v.integer("lr_reductions", lr_reductions, 0)
+        self.lr_factor = v.real("lr_factor", lr_factor, positive=True)
+        if not self.lr_factor < 1:
+            raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
         self.best = None
         self.best_params = None
         self.wait = 0
+        self.lr_scale = 1.0  # the training loop multiplies the scheduled rate by it
+        self.reduced = 0
 
     def __call__(self, epoch: int, logs: dict, model: ResNetODE) -> bool:
         if self.monitor not in logs:
@@ -88,7 +101,14 @@ class EarlyStopping:
                 self.best_params = {k: a.copy() for k, a in model.parameters().items()}
             return False
         self.wait += 1
-        return self.wait >= self.patience
+        if self.wait < self.patience:
+            return False
+        if self.reduced < self.lr_reductions:
+            self.reduced += 1
+            self.lr_scale *= self.lr_factor
+            self.wait = 0
+            return False
+        return True
 
     def on_train_end(self, model: ResNetODE) -> None:
         if self.restore_best and self.best_params is not None:
@@ -375,7 +395,9 @@ def _run_steps(
     try:
         for epoch in range(epochs):
             t0 = time.perf_counter()
-            rate = float(schedule(epoch))
+            rate = float(schedule(epoch)) * math.prod(
+                getattr(cb, "lr_scale", 1.0) for cb in callbacks
+            )
             order = rng.permutation(objective.n) if shuffle else np.arange(objective.n)
             seen = 0.0  # sum of the batch losses weighted by their sizes
             for start in range(0, objective.n, batch_size):
