@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=5, help="epochs to profile (tol=None)")
+    parser.add_argument("--batch-size", default=None, help="the estimator's batch_size")
     args = parser.parse_args(argv)
     X, y = make_classification(
         n_samples=args.samples,
@@ -41,6 +42,8 @@ def main(argv=None) -> int:
     )
     X = StandardScaler().fit_transform(X)
     clf = ResNetODEClassifier(random_state=0, epochs=args.epochs, tol=None)
+    if args.batch_size is not None:
+        clf.set_params(batch_size=int(args.batch_size))
     clf.fit(X, y)  # warm-up
     in_kernels = [0.0]
 
@@ -64,7 +67,7 @@ def main(argv=None) -> int:
     finally:
         for name, fn in saved.items():
             setattr(_core, name, fn)
-    steps = clf.n_iter_ * -(-len(X) // clf.batch_size)
+    steps = clf.n_iter_ * -(-len(X) // min(clf.batch_size, len(X)))
     kernel_plain = in_kernels[0]
     print(
         f"plain fit of {len(X)} x {X.shape[1]}, {clf.n_iter_} epochs, {steps} steps: "
@@ -90,7 +93,7 @@ def main(argv=None) -> int:
         f"({100 * kernel / total:.0f} %), Python {python:.2f} s ({100 * python / total:.0f} %), "
         f"{1e6 * python / steps:.0f} us of Python a step"
     )
-    stats.sort_stats("tottime").print_stats(8)
+    stats.sort_stats("tottime").print_stats(14)
     return 0
 
 
