@@ -302,3 +302,15 @@ def test_plateaus_reduce_the_learning_rate_before_stopping():
     h = m.fit(X, y, lr=0.02, epochs=10, early_stopping=stall, progress=False)
     # epoch 0 is the best; the plateau seen after epoch 1 reduces, that after epoch 2 stops
     assert h.lr == pytest.approx([0.02, 0.02, 0.002]) and h.stop_reason == "early_stopping"
+
+
+@pytest.mark.parametrize("optimizer", [Adam, SGD])
+def test_resume_with_a_fresh_optimiser_starts_afresh(optimizer):
+    X, y = datasets.moons(100, seed=0)
+
+    def run(resume):
+        m = ResNetODE(2, 3, head="softmax", n_classes=2, seed=2, init_scale=0.5)
+        m.fit(X, y, optimizer=optimizer(), epochs=2, resume=resume, progress=False, seed=0)
+        return m.V
+
+    np.testing.assert_array_equal(run(True), run(False))

@@ -64,6 +64,8 @@ class SGD(GD):
         self.velocity = {k: np.zeros_like(p) for k, p in params.items()}
 
     def step(self, params: Params, grads: Params, lr: float) -> None:
+        if self.velocity.keys() != params.keys():  # never reset (a resumed fresh object)
+            self.reset(params)
         for name, p in params.items():
             v = self.velocity[name]
             v *= self.momentum
@@ -84,6 +86,7 @@ class Adam(GD):
         self.t = 0
         self.m: Params = {}
         self.v: Params = {}
+        self._slices: dict = {}
 
     def reset(self, params: Params) -> None:
         self.t = 0
@@ -101,6 +104,8 @@ class Adam(GD):
         self.v = {k: self._v[s].reshape(shape) for k, (s, shape) in self._slices.items()}
 
     def step(self, params: Params, grads: Params, lr: float) -> None:
+        if self._slices.keys() != params.keys():  # never reset (a resumed fresh object)
+            self.reset(params)
         self.t += 1
         c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
         g = np.concatenate([grads[k].ravel() for k in self._slices])
