@@ -1,0 +1,3 @@
+"""Type stubs of the private CPU probe (cpp/cpu_levels.cpp) that resode._isa asks."""
+
+def x86_64_level() -> int: ...
