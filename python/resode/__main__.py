@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,13 @@ def cmd_demo(args) -> int:
 
     # The gradient is exact: compare it with a central difference along a random direction.
     Xp = model.prepare_inputs(X)
-    kw = {"T": model.T, "head": "softmax", "W": model.W, "mu": model.mu, "w2": model.w2}
+    kw: dict[str, Any] = {
+        "T": model.T,
+        "head": "softmax",
+        "W": model.W,
+        "mu": model.mu,
+        "w2": model.w2,
+    }
     g = loss_and_grad(Xp, y, model.V, model.b, **kw)
     rng = np.random.default_rng(args.seed)
     dV, db = rng.normal(size=model.V.shape), rng.normal(size=model.b.shape)

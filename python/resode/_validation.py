@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -128,6 +128,10 @@ def as_labels(name: str, value: Any, n: int, n_classes: int) -> np.ndarray:
     return kernel_array(arr, np.int64)
 
 
+@overload
+def as_sample_weight(value: None, n: int, dtype: np.dtype) -> None: ...
+@overload
+def as_sample_weight(value: Any, n: int, dtype: np.dtype) -> np.ndarray | None: ...
 def as_sample_weight(value: Any, n: int, dtype: np.dtype) -> np.ndarray | None:
     if value is None:
         return None

@@ -28,6 +28,7 @@ sweeps and take every form and sweep option the installed resode has.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +72,7 @@ def _tanh_slope(z):
 
 
 # name: (s, s', alpha = inf s', beta = sup s')
-_ACTIVATIONS = {
+_ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any], float, float]] = {
     "tanh": (np.tanh, _tanh_slope, 0.0, 1.0),
     "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64), 0.0, 1.0),
     "sigmoid": (_sigmoid, lambda z: _sigmoid(z) * _sigmoid(-z), 0.0, 0.25),
@@ -269,8 +270,9 @@ def _layerwise(Z, V, b, form, activation, gamma, jacobian):
         )
     if not np.isfinite(Zarr).all():
         raise ValueError("X contains non-finite values (inf or NaN)")
-    out = [_field_and_jacobian(fld, g, Zarr[g], jacobian)[1 if jacobian else 0] for g in range(G)]
-    out = np.stack(out)
+    out = np.stack(
+        [_field_and_jacobian(fld, g, Zarr[g], jacobian)[1 if jacobian else 0] for g in range(G)]
+    )
     return out[0] if single else out
 
 

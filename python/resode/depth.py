@@ -401,6 +401,7 @@ class Convergence:
                 f"{self.state_error_max[i]:>10.4g}"
             )
             if self.loss is not None:
+                assert self.loss_error is not None and self.grad_error is not None  # with loss
                 line += (
                     f" {self.loss[i]:>11.6g} {self.loss_error[i]:>13.4g} "
                     f"{self.grad_error[i]:>12.4g}"
@@ -494,7 +495,7 @@ def convergence(
         np.add.at(dV, group[coarse], g.dV)
         np.add.at(db, group[coarse], g.db)
         parts = [dV.ravel(), db.ravel()]
-        if g.dW is not None:
+        if g.dW is not None and g.dmu is not None:  # the head's parameters
             parts += [np.ravel(g.dW), np.ravel(g.dmu)]
         return out, g.loss / n, np.concatenate(parts).astype(np.float64)
 
@@ -699,7 +700,9 @@ def depth_study(
     if validation_data is not None:
         fit_kwargs["validation_data"] = validation_data
 
-    models, histories, T = [], [], None
+    models: list[ResNetODE] = []
+    histories: list[Any] = []
+    T: float | None = None
     interrupted = False
     bar = _Progress(sum(per_depth), progress, "depth study")
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -280,7 +280,7 @@ def _shard_correct(shard: Shard, model: ResNetODE, threads, extra) -> int:
 def _total(terms: Sequence[tuple], reg: tuple) -> list:
     """The shards' (loss, gradient arrays...) added in shard order (in float64),
     then the regularisers' terms ``reg`` of the same layout, in their dtype."""
-    total = [0.0, *(None if a is None else np.zeros(a.shape) for a in reg[1:])]
+    total: list[Any] = [0.0, *(None if a is None else np.zeros(a.shape) for a in reg[1:])]
     for t in [*terms, reg]:
         total[0] += t[0]
         for i, a in enumerate(t[1:], start=1):
@@ -296,6 +296,7 @@ def _total(terms: Sequence[tuple], reg: tuple) -> list:
 def _no_samples(dtype, n_features: int, head: str, target_columns: int) -> tuple:
     """(X, Y) with zero rows: a cost on them is its penalties alone, so that the
     penalties' formulas stay in one place (the kernel, the model)."""
+    Y0: np.ndarray
     if head in CLASSIFIER_HEADS:
         Y0 = np.zeros(0, dtype=np.int64)
     else:
@@ -366,10 +367,14 @@ class ShardedObjective:
         if self.n == 0:
             raise ValueError("X has no samples to train on")
 
+    @overload
+    def _penalties(self, grad: Literal[True]) -> F.LossGrad: ...
+    @overload
+    def _penalties(self, grad: Literal[False]) -> float: ...
     def _penalties(self, grad: bool) -> F.LossGrad | float:
         """The penalties of J/N: the model's cost on zero samples."""
         m = self.model
-        features = m.input_dim if m.has_opening else m.dim
+        features = m.dim if m.input_dim is None else m.input_dim
         X0, Y0 = _no_samples(m.dtype, features, m.head, m.head_rows or m.dim)
         return m.cost_on(X0, Y0, penalty_scale=1.0 / self.n, grad=grad, threads=self.threads)
 
@@ -396,7 +401,8 @@ class ShardedObjective:
         return F.LossGrad(loss, **dict(zip(names, arrays, strict=True)))
 
     def grads(self, g) -> dict[str, np.ndarray]:
-        return training._Objective.grads(self, g)
+        # borrowed: it reads self.model alone, which both objectives have
+        return training._Objective.grads(self, g)  # type: ignore[arg-type]
 
     def mean_loss(self) -> float:
         options = {"weight_scale": 1.0 / self.n, "grad": False}
@@ -426,6 +432,7 @@ class _Prepare:
         X = m.prepare_inputs(X)
         v._check_finite("X", X)
         if m.head in CLASSIFIER_HEADS:
+            assert m.n_classes is not None  # set for the classifier heads
             Y = v.as_labels("Y", Y, len(X), m.n_classes)
         else:
             Y = np.asarray(Y)

@@ -37,7 +37,8 @@ def save(model: ResNetODE, path: str | os.PathLike) -> None:
         "resode_version": __version__,
         "config": model.config(),
     }
-    arrays = dict(model.parameters())
+    # Any: numpy's stub of savez checks **arrays against its own allow_pickle: bool
+    arrays: dict[str, Any] = dict(model.parameters())
     path = os.fspath(path)
     # np.savez appends .npz to other names; write exactly the path asked for
     with open(path, "wb") as f:

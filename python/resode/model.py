@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import warnings
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -64,6 +64,15 @@ class ResNetODE:
     constraint A >= 0 is kept by :meth:`project_parameters`, which the training loop
     calls after every optimiser step.
     """
+
+    # the parameters, drawn by initialize: W, mu for heads with parameters, K0, c0 of an
+    # opening layer, None otherwise
+    V: np.ndarray
+    b: np.ndarray
+    W: np.ndarray | None
+    mu: np.ndarray | None
+    K0: np.ndarray | None
+    c0: np.ndarray | None
 
     def __init__(
         self,
@@ -130,7 +139,7 @@ class ResNetODE:
             raise ValueError(
                 "opening_activation applies to a model with an opening layer (input_dim)"
             )
-        self.V = self.b = self.W = self.mu = self.K0 = self.c0 = None
+        self.W = self.mu = self.K0 = self.c0 = None
         self.initialize(init, init_scale=init_scale, seed=seed)
 
     # -- parameters ---------------------------------------------------------------------------
@@ -166,7 +175,9 @@ class ResNetODE:
             self.mu = np.zeros(m, dtype=self.dtype)
         else:
             self.W = self.mu = None
-        if self.has_opening:  # drawn last: a model without one draws as before
+        if (
+            self.input_dim is not None
+        ):  # an opening layer, drawn last: a model without one draws as before
             p = self.input_dim
             bound = 0.0 if init == "zeros" else np.sqrt(3.0 / p)  # variance 1 / p
             self.K0 = rng.uniform(-bound, bound, size=(d, p)).astype(self.dtype)
@@ -212,8 +223,10 @@ class ResNetODE:
         of an opening layer."""
         params = {"V": self.V, "b": self.b}
         if self.W is not None:
+            assert self.mu is not None  # drawn and replaced with W
             params.update(W=self.W, mu=self.mu)
         if self.has_opening:
+            assert self.K0 is not None and self.c0 is not None  # drawn with the opening layer
             params.update(K0=self.K0, c0=self.c0)
         return params
 
@@ -284,6 +297,7 @@ class ResNetODE:
         """(x_1, the opening layer's pre-activations K0 x + c0 or None) of prepared inputs."""
         if not self.has_opening:
             return Xp, None
+        assert self.K0 is not None and self.c0 is not None  # drawn with the opening layer
         z = v.kernel_array(Xp @ self.K0.T + self.c0, self.dtype)
         if self.opening_activation == "identity":  # s0(z) = z: two calls a step spared
             return z, z
@@ -332,6 +346,7 @@ class ResNetODE:
         """Head outputs W x_{L+1} + mu: logits for classifiers, predictions for 'linear'."""
         if self.head == "state":
             raise AttributeError("head='state' has no decision function; use forward()")
+        assert self.W is not None and self.mu is not None  # drawn for every other head
         return self.forward(X, threads=threads) @ self.W.T + self.mu
 
     def predict(self, X: Any, *, threads: int | None = None) -> np.ndarray:
@@ -391,6 +406,42 @@ class ResNetODE:
             self.prepare_inputs(X), Y, sample_weight=sample_weight, threads=threads, grad=False
         )
 
+    @overload
+    def cost_on(
+        self,
+        Xp: np.ndarray,
+        Y: Any,
+        *,
+        sample_weight: Any = ...,
+        penalty_scale: float = ...,
+        grad: Literal[True] = ...,
+        input_grad: bool = ...,
+        threads: int | None = ...,
+    ) -> F.LossGrad: ...
+    @overload
+    def cost_on(
+        self,
+        Xp: np.ndarray,
+        Y: Any,
+        *,
+        sample_weight: Any = ...,
+        penalty_scale: float = ...,
+        grad: Literal[False],
+        input_grad: bool = ...,
+        threads: int | None = ...,
+    ) -> float: ...
+    @overload
+    def cost_on(
+        self,
+        Xp: np.ndarray,
+        Y: Any,
+        *,
+        sample_weight: Any = ...,
+        penalty_scale: float = ...,
+        grad: bool,
+        input_grad: bool = ...,
+        threads: int | None = ...,
+    ) -> F.LossGrad | float: ...
     def cost_on(
         self,
         Xp: np.ndarray,
@@ -424,6 +475,7 @@ class ResNetODE:
         if not self.has_opening:
             return g
         # x_1 = s0(z), z = K0 x + c0: the costate p_1 = dJ/dx_1 pulled back through it
+        assert z is not None and g.dX is not None and self.K0 is not None and self.c0 is not None
         q = g.dX
         if self.opening_activation != "identity":
             q = q * _core.activation(z, self.opening_activation, True)
@@ -439,6 +491,7 @@ class ResNetODE:
         """(weight / 2) (|K0|^2 + |c0|^2), summed in float64."""
         if weight == 0:
             return 0.0
+        assert self.K0 is not None and self.c0 is not None  # called with an opening layer only
         K0, c0 = (a.astype(np.float64, copy=False).ravel() for a in (self.K0, self.c0))
         return 0.5 * weight * (float(K0 @ K0) + float(c0 @ c0))
 

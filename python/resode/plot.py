@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -69,6 +69,11 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     fig = mpl.figure.Figure(figsize=figsize, layout="constrained")
     mpl.backends.backend_agg.FigureCanvasAgg(fig)
     return fig
+
+
+def _figure_of(ax: Axes) -> Figure:
+    """The figure that ax draws in (a SubFigure when ax lies in one)."""
+    return cast("Figure", ax.figure)
 
 
 def _finish(fig: Figure, save: PathLike | None, dpi: float) -> Figure:
@@ -130,7 +135,9 @@ def _check_dims(dims: Any, dim: int, lengths: Sequence[int]) -> tuple[int, ...]:
     return out
 
 
-def _class_legend(ax: Axes, names: Sequence[Any], colors: Sequence[Any], extra=()) -> None:
+def _class_legend(
+    ax: Axes, names: Sequence[Any] | np.ndarray, colors: Sequence[Any], extra=()
+) -> None:
     from matplotlib.lines import Line2D
 
     handles = [
@@ -211,7 +218,7 @@ def trajectories(
         fig = _figure((6.0, 5.5) if three_d else (6.0, 5.0))
         ax = fig.add_subplot(projection="3d" if three_d else None)
     else:
-        fig = ax.figure
+        fig = _figure_of(ax)
         if three_d and getattr(ax, "name", "") != "3d":
             raise ValueError("three dims need a 3-D Axes (projection='3d')")
 
@@ -219,18 +226,31 @@ def trajectories(
     if three_d:
         from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
-        ax.add_collection3d(Line3DCollection(paths, colors=line_colors, linewidths=0.7, alpha=0.6))
-        ax.scatter(*start.T, facecolors="none", edgecolors=line_colors, s=14, linewidths=0.8)
-        ax.scatter(*end.T, c=line_colors, s=14, edgecolors="k", linewidths=0.3)
+        ax3d: Any = ax  # an Axes3D (mpl_toolkits has no type information)
+        ax3d.add_collection3d(
+            Line3DCollection(paths, colors=line_colors, linewidths=0.7, alpha=0.6)
+        )
+        ax3d.scatter(*start.T, facecolors="none", edgecolors=line_colors, s=14, linewidths=0.8)
+        ax3d.scatter(*end.T, c=line_colors, s=14, edgecolors="k", linewidths=0.3)
         pts = paths.reshape(-1, 3)
-        ax.auto_scale_xyz(pts[:, 0], pts[:, 1], pts[:, 2])
-        ax.set_zlabel(_coord(dims[2]))
+        ax3d.auto_scale_xyz(pts[:, 0], pts[:, 1], pts[:, 2])
+        ax3d.set_zlabel(_coord(dims[2]))
     else:
         from matplotlib.collections import LineCollection
 
-        ax.add_collection(LineCollection(paths, colors=line_colors, linewidths=0.7, alpha=0.6))
-        ax.scatter(*start.T, facecolors="none", edgecolors=line_colors, s=14, linewidths=0.8)
-        ax.scatter(*end.T, c=line_colors, s=14, edgecolors="k", linewidths=0.3, zorder=3)
+        segments = list(paths)  # one (L+1, 2) polyline per sample
+        ax.add_collection(LineCollection(segments, colors=line_colors, linewidths=0.7, alpha=0.6))
+        ax.scatter(
+            start[:, 0],
+            start[:, 1],
+            facecolors="none",
+            edgecolors=line_colors,
+            s=14,
+            linewidths=0.8,
+        )
+        ax.scatter(
+            end[:, 0], end[:, 1], c=line_colors, s=14, edgecolors="k", linewidths=0.3, zorder=3
+        )
         ax.autoscale_view()
     ax.set_xlabel(_coord(dims[0]))
     ax.set_ylabel(_coord(dims[1]))
@@ -353,6 +373,7 @@ def decision_regions(
         if targets is not None:
             raise ValueError(f"targets applies only to head='state', not head={head!r}")
         n_classes = model.n_classes
+        assert n_classes is not None  # set for the classifier heads
         codes = None if y_arr is None else _int_labels(y_arr, n, n_classes)
 
         def evaluate(G):
@@ -411,7 +432,7 @@ def decision_regions(
         fig = _figure((6.0, 5.0))
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        fig = _figure_of(ax)
     colors = _palette(n_classes)
     ax.imshow(
         cls.reshape(resolution, resolution),
@@ -553,13 +574,15 @@ def grid_deformation(
     fig = _figure((11.0, 5.0))
     left, right = fig.subplots(1, 2)
     for ax, segs in ((left, lines), (right, image)):
-        ax.add_collection(LineCollection(segs, colors=line_colors, linewidths=0.6, alpha=0.8))
+        ax.add_collection(LineCollection(list(segs), colors=line_colors, linewidths=0.6, alpha=0.8))
         ax.autoscale_view()
 
-    names, colors = [], []
+    names: Sequence[Any] | np.ndarray = []
+    colors: list[Any] = []
     if X is not None:
         Xin = model.initial_states(_as_samples("X", X))
         Xout = model.flow(Xin)
+        pt_colors: str | list[Any]
         if labels is None:
             pt_colors = "k"
         else:
@@ -603,8 +626,14 @@ def _draw_line(ax: Axes, w: np.ndarray, c: float):
     if norm2 == 0:
         return None
     p = -c * w / norm2
+    q = p + np.array([-w[1], w[0]])
     return ax.axline(
-        p, p + np.array([-w[1], w[0]]), color="k", ls="--", lw=1.2, label="head boundary"
+        (float(p[0]), float(p[1])),
+        (float(q[0]), float(q[1])),
+        color="k",
+        ls="--",
+        lw=1.2,
+        label="head boundary",
     )
 
 
@@ -832,7 +861,7 @@ def feature_norms(
         fig = _figure((6.5, 4.5))
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        fig = _figure_of(ax)
     k = np.arange(n_layers + 1)
     colors = _palette(len(scales))
     for s, scale in enumerate(scales):
@@ -870,8 +899,9 @@ def feature_norms(
     )
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8)
-    fig.feature_norms = norms
-    fig.init_scales = scales
+    # the data drawn, for the caller
+    fig.feature_norms = norms  # type: ignore[attr-defined]
+    fig.init_scales = scales  # type: ignore[attr-defined]
     return _finish(fig, save, dpi)
 
 
@@ -942,6 +972,7 @@ def lipschitz(
             f"analysis.one_sided_lipschitz), got {type(result).__name__}"
         )
     L = len(result.estimate)
+    x: np.ndarray
     if T is None:
         x, xlabel = np.arange(L), "layer k"
     else:
@@ -951,7 +982,7 @@ def lipschitz(
         fig = _figure((6.0, 4.2))
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        fig = _figure_of(ax)
     ax.axhline(0.0, color="0.6", lw=0.8)
     ax.step(x, result.bound, where="post", color="k", lw=0.8, alpha=0.5)
     ax.plot(x, result.bound, "o", mfc="none", mec="k", ms=5, label=r"bound (all $x, y$)")
@@ -1043,7 +1074,7 @@ def stability(
         f"N={report.feature_norms.shape[1]} samples, norm={b.norm}",
         fontsize=11,
     )
-    fig.report = report
+    fig.report = report  # type: ignore[attr-defined]  # the data drawn, for the caller
     return _finish(fig, save, dpi)
 
 
@@ -1090,13 +1121,14 @@ def convergence(
         fig = _figure((6.0, 4.5))
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        fig = _figure_of(ax)
     h = result.h
     series = [
         (result.state_error, r"$|x_{L+1} - x_\mathrm{ref}|$, mean", "tab:blue", "-"),
         (result.state_error_max, "  max over samples", "tab:blue", ":"),
     ]
     if result.loss_error is not None:
+        assert result.grad_error is not None  # computed with loss_error
         series += [
             (result.loss_error, r"$|J - J_\mathrm{ref}| / N$", "tab:orange", "-"),
             (result.grad_error, "gradient, relative", "tab:green", "-"),

@@ -169,6 +169,14 @@ _ATTRIBUTES_DOC = """
 class _ResNetODEBase(BaseEstimator):
     """Hyper-parameters and training shared by the classifier and the regressor."""
 
+    # fitted attributes that a later call reads back (set by _record)
+    loss_curve_: list[float]
+    n_iter_: int
+    t_: int
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    best_loss_: float | None
+
     def __init__(
         self,
         *,
@@ -313,6 +321,7 @@ class _ResNetODEBase(BaseEstimator):
                 seed=seed_init,
                 **opening,
             )
+        validation_data: tuple[Any, ...] | None
         validation_data, stopper, callbacks = None, None, []
         val = None
         if self.early_stopping and not partial:
@@ -407,7 +416,7 @@ class _ResNetODEBase(BaseEstimator):
 
     def _validation_scorer(self, X_val, Y_val, weights=None):
         """A callback that records the score of each epoch on the held-out data."""
-        self._scores = []
+        self._scores: list[float] = []
 
         def record(epoch, logs, model):
             self._scores.append(self._score_model(model, X_val, Y_val, weights))
@@ -453,6 +462,8 @@ class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
     >>> clf.predict_proba(X[:2]).shape
     (2, 3)
     """
+
+    classes_: np.ndarray
 
     def fit(self, X, y, sample_weight=None):
         """Train the network on (X, y).
@@ -654,6 +665,9 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
     (3,)
     """
 
+    n_outputs_: int
+    _target_scale: tuple[np.ndarray, np.ndarray]
+
     def __init__(
         self,
         *,
@@ -832,7 +846,8 @@ def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
-        return np.full(n_samples, float(sample_weight))
+        # a Number: float() takes every one but complex (which raises, as it should)
+        return np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
     sw = np.array(sample_weight, dtype=np.float64)
     if sw.shape != (n_samples,):
         raise ValueError(

@@ -81,8 +81,8 @@ class EarlyStopping:
         self.lr_factor = v.real("lr_factor", lr_factor, positive=True)
         if not self.lr_factor < 1:
             raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
-        self.best = None
-        self.best_params = None
+        self.best: float | None = None
+        self.best_params: dict[str, np.ndarray] | None = None
         self.wait = 0
         self.lr_scale = 1.0  # the training loop multiplies the scheduled rate by it
         self.reduced = 0
@@ -125,6 +125,7 @@ class _Objective:
         if n == 0:
             raise ValueError("X has no samples to train on")
         if model.head in CLASSIFIER_HEADS:
+            assert model.n_classes is not None  # set for the classifier heads
             self.Y = v.as_labels("Y", Y, n, model.n_classes)
         else:
             self.Y = np.asarray(Y)
@@ -151,7 +152,7 @@ class _Objective:
             return self.X, self.Y, self.sw
         return self.X[idx], self.Y[idx], self.sw[idx]
 
-    def batch(self, idx=None):
+    def batch(self, idx=None) -> tuple[np.ndarray, Any, dict[str, Any]]:
         """(X, Y, cost options) of the estimate of J/N on the samples idx (None: all),
         for the optimisers that take the kernels' options themselves (MSA)."""
         X, Y, sw = self._rows(idx)
@@ -404,7 +405,8 @@ def _run_steps(
                 idx = None if batch_size >= objective.n else order[start : start + batch_size]
                 saved = {k: a.copy() for k, a in model.parameters().items()}
                 if isinstance(opt, MSA):  # a sweep-and-solve step, not a gradient step
-                    opt.update(model.parameters(), *objective.batch(idx), rate)
+                    Xb, Yb, cost = objective.batch(idx)
+                    opt.update(model.parameters(), Xb, Yb, cost, rate)
                 else:
                     g = objective(idx)
                     if not math.isfinite(g.loss):
