@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -314,3 +316,17 @@ def test_resume_with_a_fresh_optimiser_starts_afresh(optimizer):
         return m.V
 
     np.testing.assert_array_equal(run(True), run(False))
+
+
+@pytest.mark.parametrize(("form", "stuck"), [("symmetric", True), ("inner", False)])
+def test_fit_warns_of_a_zero_initial_gradient(form, stuck):
+    # the check looks at the first rows and confirms on all: 300 rows cover both
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the constructor's own warning
+        m = ResNetODE(3, 4, form=form, init="zeros")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m.fit(X, X + 1.0, epochs=1, progress=False)
+    warned = [w for w in caught if issubclass(w.category, resode.ZeroGradientWarning)]
+    assert bool(warned) == stuck

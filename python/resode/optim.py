@@ -90,12 +90,18 @@ class Adam(GD):
 
     def reset(self, params: Params) -> None:
         self.t = 0
-        # the moments of all parameters in one vector each (m[name], v[name] are views):
-        # a step is then a few operations on one array, not a few per parameter,
-        # which on small mini-batches cost as much as the kernels (measured)
+        # the moments of all parameters in one vector each (m[name], v[name] are views),
+        # updated in place through two scratch vectors: a step is then a dozen numpy
+        # calls on one array, not a few per parameter, with no temporaries, which on
+        # small mini-batches cost as much as the kernels (measured)
         size = sum(p.size for p in params.values())
         dtype = np.result_type(*params.values()) if params else np.float64
         self._m, self._v = np.zeros(size, dtype), np.zeros(size, dtype)
+        self._g, self._a, self._b = (
+            np.empty(size, dtype),
+            np.empty(size, dtype),
+            np.empty(size, dtype),
+        )
         self._slices, start = {}, 0
         for k, p in params.items():
             self._slices[k] = (slice(start, start + p.size), p.shape)
@@ -108,16 +114,24 @@ class Adam(GD):
             self.reset(params)
         self.t += 1
         c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
-        g = np.concatenate([grads[k].ravel() for k in self._slices])
-        g = g.astype(self._m.dtype, copy=False)
-        m, v = self._m, self._v
+        m, v, g, a, b = self._m, self._v, self._g, self._a, self._b
+        np.concatenate([grads[k].ravel() for k in self._slices], out=g, casting="same_kind")
+        # m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        np.multiply(g, 1 - self.beta1, out=a)
+        m += a
         v *= self.beta2
-        v += (1 - self.beta2) * g * g
-        update = (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+        np.multiply(g, 1 - self.beta2, out=a)
+        a *= g
+        v += a
+        # the step (lr / c1) m / (sqrt(v / c2) + eps)
+        np.divide(v, c2, out=a)
+        np.sqrt(a, out=a)
+        a += self.eps
+        np.multiply(m, lr / c1, out=b)
+        b /= a
         for name, (s, shape) in self._slices.items():
-            params[name] -= update[s].reshape(shape)
+            params[name] -= b[s].reshape(shape)
 
 
 class LBFGS:
