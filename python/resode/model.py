@@ -363,11 +363,15 @@ class ResNetODE:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def accuracy(self, X: Any, y: Any, *, threads: int | None = None) -> float:
-        """Fraction of correctly classified samples (classifier heads)."""
+    def accuracy(
+        self, X: Any, y: Any, *, sample_weight: Any = None, threads: int | None = None
+    ) -> float:
+        """Fraction of correctly classified samples (classifier heads), weighted by
+        ``sample_weight`` when given."""
         if self.head not in CLASSIFIER_HEADS:
             raise AttributeError(f"accuracy needs a classifier head, not head={self.head!r}")
-        return float(np.mean(self.predict(X, threads=threads) == np.asarray(y)))
+        correct = self.predict(X, threads=threads) == np.asarray(y)
+        return float(np.average(correct, weights=sample_weight))
 
     def loss_and_grad(
         self,

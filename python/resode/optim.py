@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import _core
+from . import _validation as v
 from .msa import MSA, ExtendedMSA
 
 __all__ = [
@@ -74,7 +76,9 @@ class SGD(GD):
 
 
 class Adam(GD):
-    """Adam (Kingma & Ba) with bias correction."""
+    """Adam (Kingma & Ba, 2015) with bias correction:
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;
+    theta <- theta - (lr / c1) m / (sqrt(v / c2) + eps), c_i = 1 - beta_i^t."""
 
     default_lr = 0.01
     full_batch = False
@@ -91,17 +95,10 @@ class Adam(GD):
     def reset(self, params: Params) -> None:
         self.t = 0
         # the moments of all parameters in one vector each (m[name], v[name] are views),
-        # updated in place through two scratch vectors: a step is then a dozen numpy
-        # calls on one array, not a few per parameter, with no temporaries, which on
-        # small mini-batches cost as much as the kernels (measured)
+        # which the compiled step updates with the parameters in one call
         size = sum(p.size for p in params.values())
         dtype = np.result_type(*params.values()) if params else np.float64
         self._m, self._v = np.zeros(size, dtype), np.zeros(size, dtype)
-        self._g, self._a, self._b = (
-            np.empty(size, dtype),
-            np.empty(size, dtype),
-            np.empty(size, dtype),
-        )
         self._slices, start = {}, 0
         for k, p in params.items():
             self._slices[k] = (slice(start, start + p.size), p.shape)
@@ -113,25 +110,18 @@ class Adam(GD):
         if self._slices.keys() != params.keys():  # never reset (a resumed fresh object)
             self.reset(params)
         self.t += 1
-        c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
-        m, v, g, a, b = self._m, self._v, self._g, self._a, self._b
-        np.concatenate([grads[k].ravel() for k in self._slices], out=g, casting="same_kind")
-        # m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2
-        m *= self.beta1
-        np.multiply(g, 1 - self.beta1, out=a)
-        m += a
-        v *= self.beta2
-        np.multiply(g, 1 - self.beta2, out=a)
-        a *= g
-        v += a
-        # the step (lr / c1) m / (sqrt(v / c2) + eps)
-        np.divide(v, c2, out=a)
-        np.sqrt(a, out=a)
-        a += self.eps
-        np.multiply(m, lr / c1, out=b)
-        b /= a
-        for name, (s, shape) in self._slices.items():
-            params[name] -= b[s].reshape(shape)
+        names = list(self._slices)
+        _core.adam_step(
+            [params[k] for k in names],
+            [v.kernel_array(grads[k], self._m.dtype) for k in names],
+            self._m,
+            self._v,
+            lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.t,
+        )
 
 
 class LBFGS:

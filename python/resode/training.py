@@ -179,8 +179,9 @@ class _Objective:
         return self.model.cost_with(self.call, self.X, self.Y, weights, grad=False)
 
     def accuracy(self) -> float:
-        """The fraction of correctly classified samples (classifier heads)."""
-        return self.model.accuracy(self.X, self.Y, threads=self.threads)
+        """The fraction of correctly classified samples (classifier heads), weighted as
+        the samples' costs are."""
+        return self.model.accuracy(self.X, self.Y, sample_weight=self.sw, threads=self.threads)
 
 
 def validation_objective(model: ResNetODE, validation_data, threads) -> _Objective | None:
