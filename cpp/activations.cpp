@@ -35,12 +35,11 @@ template <bool WithDerivative>
 void tanh_double(const double* __restrict x, double* __restrict s, double* __restrict ds, Index n) {
     static constexpr double P0 = -9.64399179425052238628e-1, P1 = -9.92877231001918586564e1,
                             P2 = -1.61468768441708447952e3;
-    static constexpr double Q1 = 1.12811678491632931402e2, Q2 = 2.23548839060100448583e3,
-                            Q3 = 4.84406305325125486048e3;
+    static constexpr double Q1 = 1.12811678491632931402e2, Q2 = 2.23548839060100448583e3, Q3 = 4.84406305325125486048e3;
     static constexpr double inv_ln2 = 1.4426950408889634074, ln2_hi = 6.93147180369123816490e-01,
                             ln2_lo = 1.90821492927058770002e-10;
     static constexpr double round_shift = 0x1.8p52;  // adding it rounds to an integer in the low bits
-    static constexpr double y_max = 708.0;            // keeps 2^k a normal number; tanh is 1 long before
+    static constexpr double y_max = 708.0;           // keeps 2^k a normal number; tanh is 1 long before
     // c ? a : b on the bits, with both a and b already computed: no branch for the compiler to make
     const auto pick = [](bool c, double a, double b) {
         std::uint64_t ua, ub;
@@ -78,8 +77,7 @@ void tanh_double(const double* __restrict x, double* __restrict s, double* __res
         const double large = 1.0 - q;
         const double si = pick(near_zero, xi + q, xi < 0.0 ? -large : large);
         s[i] = si;
-        if constexpr (WithDerivative)
-            ds[i] = pick(near_zero, 1.0 - si * si, pick(saturated, 0.0, q * (2.0 - q)));
+        if constexpr (WithDerivative) ds[i] = pick(near_zero, 1.0 - si * si, pick(saturated, 0.0, q * (2.0 - q)));
     }
 }
 
@@ -109,7 +107,9 @@ void value(Activation a, const T* x_, T* s_, Index n) {
         // log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
         case Activation::Softplus: s = x.max(T(0)) + (-x.abs()).exp().log1p(); break;
         case Activation::LeakyRelu: s = (x > T(0)).select(x, slope * x); break;
-        case Activation::Identity: if (s_ != x_) s = x; break;
+        case Activation::Identity:
+            if (s_ != x_) s = x;
+            break;
     }
 }
 
@@ -137,7 +137,7 @@ void derivative_from_value(Activation a, const T* x_, const T* s_, T* ds_, Index
         case Activation::Tanh: ds = T(1) - s.square(); break;
         case Activation::Sigmoid: ds = s * (T(1) - s); break;
         case Activation::Softplus: ds = T(1) - (-s).exp(); break;  // 1 - 1/(1+e^x) = sigmoid(x)
-        default: derivative(a, x_, ds_, n); break;                  // cheap piecewise-linear ones
+        default: derivative(a, x_, ds_, n); break;                 // cheap piecewise-linear ones
     }
 }
 

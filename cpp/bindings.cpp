@@ -239,8 +239,8 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
     if (reversible && !resode::is_partitioned(net.scheme))
         throw py::value_error("reversible needs scheme 'symplectic_euler' or 'verlet'");
     if (reversible && net.project) throw py::value_error("reversible cannot be combined with project");
-    const double loss = without_gil(
-        [&] { return resode::cost(net, c, x, N, grad ? &g : nullptr, opt, checkpoint_every, reversible); });
+    const double loss =
+        without_gil([&] { return resode::cost(net, c, x, N, grad ? &g : nullptr, opt, checkpoint_every, reversible); });
     if (!grad) return py::make_tuple(loss, py::none(), py::none(), py::none(), py::none(), py::none(), py::none());
     return py::make_tuple(loss, dV, db, dW, dmu, dX, P);
 }
@@ -248,8 +248,8 @@ py::tuple cost_impl(const py::array& X, const py::object& targets, const py::arr
 // The vector-Jacobian product of forward (G: (N, d)) or trajectory (G: (L+1, N, d)):
 // the gradient sweep of the cost sum_k G_k . x_k, returned as (dX, dV, db).
 template <class T>
-py::tuple vjp_impl(const py::array& X, const py::array& V, const py::array& b, const NetOptions& o,
-                   const py::array& G, bool trajectory, std::optional<int> threads, Index checkpoint_every) {
+py::tuple vjp_impl(const py::array& X, const py::array& V, const py::array& b, const NetOptions& o, const py::array& G,
+                   bool trajectory, std::optional<int> threads, Index checkpoint_every) {
     auto net = network<T>(X, V, b, o);
     const Index N = X.shape(0), d = net.d, L = net.L;
     const T* x = checked<T>(X, "X", {N, d});
@@ -327,28 +327,38 @@ auto by_dtype(const py::array& X, Args&&... args) {
 template <class T>
 struct Forward {
     template <class... A>
-    static py::array run(A&&... a) { return forward_impl<T>(std::forward<A>(a)...); }
+    static py::array run(A&&... a) {
+        return forward_impl<T>(std::forward<A>(a)...);
+    }
 };
 template <class T>
 struct CostCall {
     template <class... A>
-    static py::tuple run(A&&... a) { return cost_impl<T>(std::forward<A>(a)...); }
+    static py::tuple run(A&&... a) {
+        return cost_impl<T>(std::forward<A>(a)...);
+    }
 };
 template <class T>
 struct VjpCall {
     template <class... A>
-    static py::tuple run(A&&... a) { return vjp_impl<T>(std::forward<A>(a)...); }
+    static py::tuple run(A&&... a) {
+        return vjp_impl<T>(std::forward<A>(a)...);
+    }
 };
 #ifdef RESODE_WITH_ANALYSIS
 template <class T>
 struct TangentCall {
     template <class... A>
-    static py::tuple run(A&&... a) { return tangent_impl<T>(std::forward<A>(a)...); }
+    static py::tuple run(A&&... a) {
+        return tangent_impl<T>(std::forward<A>(a)...);
+    }
 };
 template <class T>
 struct LayerHamiltonianCall {
     template <class... A>
-    static py::tuple run(A&&... a) { return layer_hamiltonian_impl<T>(std::forward<A>(a)...); }
+    static py::tuple run(A&&... a) {
+        return layer_hamiltonian_impl<T>(std::forward<A>(a)...);
+    }
 };
 #endif
 
@@ -415,8 +425,8 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
                            "The network's options (private: built by resode.functional)")
         .def(py::init([](double T, std::string form, std::string activation, std::string scheme, double gamma,
                          bool project, Index n_layers) {
-                 return NetOptions{T, std::move(form), std::move(activation), std::move(scheme), gamma, project,
-                                   n_layers};
+                 return NetOptions{T,       std::move(form), std::move(activation), std::move(scheme), gamma,
+                                   project, n_layers};
              }),
              py::arg("T"), py::arg("form"), py::arg("activation"), py::arg("scheme") = "euler", py::arg("gamma") = 0.0,
              py::arg("project") = false, py::arg("n_layers") = 0)
@@ -429,10 +439,8 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
 
     m.def(
         "forward",
-        [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o,
-           std::optional<int> threads, bool trajectory) {
-            return by_dtype<Forward>(X, V, b, o, threads, trajectory);
-        },
+        [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o, std::optional<int> threads,
+           bool trajectory) { return by_dtype<Forward>(X, V, b, o, threads, trajectory); },
         py::arg("X"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("threads"), py::arg("trajectory"),
         "Final states (N, d), or the trajectory (L+1, N, d).");
 
@@ -440,23 +448,22 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
         "cost",
         [](const py::array& X, const py::object& Y, const py::array& V, const py::array& b, const py::object& W,
            const py::object& mu, const py::object& sample_weight, const NetOptions& o, const std::string& head,
-           double w1, double w2, double w_head, bool grad, bool input_grad, bool costates,
-           std::optional<int> threads, Index checkpoint_every, bool reversible) {
+           double w1, double w2, double w_head, bool grad, bool input_grad, bool costates, std::optional<int> threads,
+           Index checkpoint_every, bool reversible) {
             return by_dtype<CostCall>(X, Y, V, b, W, mu, sample_weight, o, head, w1, w2, w_head, grad, input_grad,
                                       costates, threads, checkpoint_every, reversible);
         },
-        py::arg("X"), py::arg("Y"), py::arg("V"), py::arg("b"), py::arg("W"), py::arg("mu"),
-        py::arg("sample_weight"), py::arg("options"), py::arg("head"), py::arg("w1"), py::arg("w2"),
-        py::arg("w_head"), py::arg("grad"), py::arg("input_grad"), py::arg("costates") = false,
-        py::arg("threads") = py::none(), py::arg("checkpoint_every") = 0, py::arg("reversible") = false,
+        py::arg("X"), py::arg("Y"), py::arg("V"), py::arg("b"), py::arg("W"), py::arg("mu"), py::arg("sample_weight"),
+        py::arg("options"), py::arg("head"), py::arg("w1"), py::arg("w2"), py::arg("w_head"), py::arg("grad"),
+        py::arg("input_grad"), py::arg("costates") = false, py::arg("threads") = py::none(),
+        py::arg("checkpoint_every") = 0, py::arg("reversible") = false,
         "(loss, dV, db, dW, dmu, dX, P); the gradients are None unless grad.");
 
     m.def(
         "vjp",
         [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o, const py::array& G,
-           bool trajectory, std::optional<int> threads, Index checkpoint_every) {
-            return by_dtype<VjpCall>(X, V, b, o, G, trajectory, threads, checkpoint_every);
-        },
+           bool trajectory, std::optional<int> threads,
+           Index checkpoint_every) { return by_dtype<VjpCall>(X, V, b, o, G, trajectory, threads, checkpoint_every); },
         py::arg("X"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("cotangent"), py::arg("trajectory"),
         py::arg("threads") = py::none(), py::arg("checkpoint_every") = 0,
         "(dX, dV, db): the cotangent (N, d) of the final states, or (L+1, N, d) of the trajectory, pulled back.");
@@ -465,9 +472,8 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
     m.def(
         "tangent",
         [](const py::array& X, const py::array& V, const py::array& b, const NetOptions& o, const py::object& Xdot,
-           const py::object& dV, const py::object& db, bool per_layer, std::optional<int> threads) {
-            return by_dtype<TangentCall>(X, V, b, o, Xdot, dV, db, per_layer, threads);
-        },
+           const py::object& dV, const py::object& db, bool per_layer,
+           std::optional<int> threads) { return by_dtype<TangentCall>(X, V, b, o, Xdot, dV, db, per_layer, threads); },
         py::arg("X"), py::arg("V"), py::arg("b"), py::arg("options"), py::arg("dX"), py::arg("dV"), py::arg("db"),
         py::arg("per_layer"), py::arg("threads"),
         "(final states (N, d), their derivative along (dX, dV, db): (N, d), or (L+1, N, d) per layer).");

@@ -7,8 +7,7 @@
 namespace resode {
 
 template <class T>
-double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out, T* dmu_out,
-                     HeadScratch<T>& hs) {
+double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out, T* dmu_out, HeadScratch<T>& hs) {
     const Cost<T>& c = sl.cost;
     const Index n = sl.n, d = x.rows(), m = c.m;
     auto& loss_i = hs.per_sample;

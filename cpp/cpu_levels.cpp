@@ -14,8 +14,15 @@ PyMethodDef methods[] = {
      "The highest x86-64 level (2, 3 or 4) that this CPU and OS support; 0 below x86-64-v2 or off x86-64."},
     {nullptr, nullptr, 0, nullptr}};
 
-PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu", "The running CPU's x86-64 level (private).", -1, methods,
-                      nullptr, nullptr, nullptr, nullptr};
+PyModuleDef module = {PyModuleDef_HEAD_INIT,
+                      "_cpu",
+                      "The running CPU's x86-64 level (private).",
+                      -1,
+                      methods,
+                      nullptr,
+                      nullptr,
+                      nullptr,
+                      nullptr};
 
 }  // namespace
 

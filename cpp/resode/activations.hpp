@@ -37,9 +37,9 @@ void derivative_from_value(Activation a, const T* x, const T* s, T* ds, Index n)
 template <class T>
 void value_and_derivative(Activation a, const T* x, T* s, T* ds, Index n);
 
-#define RESODE_ACTIVATIONS(T, EXTERN)                                                       \
-    EXTERN template void value<T>(Activation, const T*, T*, Index);                         \
-    EXTERN template void derivative<T>(Activation, const T*, T*, Index);                    \
+#define RESODE_ACTIVATIONS(T, EXTERN)                                                         \
+    EXTERN template void value<T>(Activation, const T*, T*, Index);                           \
+    EXTERN template void derivative<T>(Activation, const T*, T*, Index);                      \
     EXTERN template void derivative_from_value<T>(Activation, const T*, const T*, T*, Index); \
     EXTERN template void value_and_derivative<T>(Activation, const T*, T*, T*, Index);
 RESODE_ACTIVATIONS(float, extern)

@@ -26,8 +26,8 @@ struct FormKernels {
 // in a translation unit of their own (kernels_analysis.cpp).
 template <Form F, class T>
 struct FormAnalysis {
-    static void tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db,
-                        T* x_out, T* out, bool per_layer, const RunOptions& opt);
+    static void tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db, T* x_out,
+                        T* out, bool per_layer, const RunOptions& opt);
     static double layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
                                     const RunOptions& opt);
 };
@@ -80,18 +80,15 @@ double cost(const Network<T>& net, const Cost<T>& c, const T* X, Index N, const 
 template <class T>
 void tangent(const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db, T* x_out, T* out,
              bool per_layer, const RunOptions& opt) {
-    with_form_tag(net.form, [&](auto f) {
-        FormAnalysis<f(), T>::tangent(net, X, N, Xdot, dV, db, x_out, out, per_layer, opt);
-    });
+    with_form_tag(net.form,
+                  [&](auto f) { FormAnalysis<f(), T>::tangent(net, X, N, Xdot, dV, db, x_out, out, per_layer, opt); });
 }
 
 // sum_i P_i . f(X_i) for layer 0 of net, and its gradient in dV, db.
 template <class T>
-double layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db,
-                         const RunOptions& opt) {
-    return with_form_tag(net.form, [&](auto f) {
-        return FormAnalysis<f(), T>::layer_hamiltonian(net, X, P, N, dV, db, opt);
-    });
+double layer_hamiltonian(const Network<T>& net, const T* X, const T* P, Index N, T* dV, T* db, const RunOptions& opt) {
+    return with_form_tag(net.form,
+                         [&](auto f) { return FormAnalysis<f(), T>::layer_hamiltonian(net, X, P, N, dV, db, opt); });
 }
 
 }  // namespace resode

@@ -19,18 +19,15 @@ template <> struct FieldOf<Form::HamiltonianHR> { using type = HamiltonianHR; };
 template <Form F, class T>
 void FormKernels<F, T>::forward(const Network<T>& net, const T* X, Index N, T* out, bool trajectory,
                                 const RunOptions& opt) {
-    with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
-        forward_sweep(s, net, X, N, out, trajectory, opt);
-    });
+    with_scheme<typename FieldOf<F>::type>(net.scheme,
+                                           [&](auto s) { forward_sweep(s, net, X, N, out, trajectory, opt); });
 }
 
 template <Form F, class T>
-double FormKernels<F, T>::cost(const Network<T>& net, const Cost<T>& c, const T* X, Index N,
-                               const Gradients<T>* grads, const RunOptions& opt, Index checkpoint_every,
-                               bool reversible) {
-    return with_scheme<typename FieldOf<F>::type>(net.scheme, [&](auto s) {
-        return cost_sweep(s, net, c, X, N, grads, opt, checkpoint_every, reversible);
-    });
+double FormKernels<F, T>::cost(const Network<T>& net, const Cost<T>& c, const T* X, Index N, const Gradients<T>* grads,
+                               const RunOptions& opt, Index checkpoint_every, bool reversible) {
+    return with_scheme<typename FieldOf<F>::type>(
+        net.scheme, [&](auto s) { return cost_sweep(s, net, c, X, N, grads, opt, checkpoint_every, reversible); });
 }
 
 template <Form F, class T>

@@ -7,7 +7,6 @@
 
 #include "resode/types.hpp"
 
-
 namespace resode {
 
 template <class T> using RowArr = Eigen::Array<T, 1, Eigen::Dynamic>;
@@ -59,7 +58,7 @@ template <class T>
 void add_tracking_adjoint(const SampleSlice<T>& sl, CMatMap<T> x, MatMap<T> p, T alpha);
 
 // Compiled once (cost.cpp), not in every form's translation unit: a call covers a block.
-#define RESODE_COSTS(T, EXTERN)                                                                            \
+#define RESODE_COSTS(T, EXTERN)                                                                              \
     EXTERN template double terminal_cost<T>(const SampleSlice<T>&, CMatMap<T>, T*, T*, T*, HeadScratch<T>&); \
     EXTERN template double tracking_cost<T>(const SampleSlice<T>&, CMatMap<T>, HeadScratch<T>&);             \
     EXTERN template void add_tracking_adjoint<T>(const SampleSlice<T>&, CMatMap<T>, MatMap<T>, T);

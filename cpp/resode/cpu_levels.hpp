@@ -40,8 +40,8 @@ inline int x86_64_level() {
     const unsigned ecx1 = r1[2], ebx7 = r7[1], ecxx = rx[2];
 
     // v2: CMPXCHG16B, LAHF/SAHF, POPCNT, SSE3, SSE4.1, SSE4.2, SSSE3
-    const bool v2 = has(ecx1, 13) && has(ecxx, 0) && has(ecx1, 23) && has(ecx1, 0) && has(ecx1, 19) &&
-                    has(ecx1, 20) && has(ecx1, 9);
+    const bool v2 = has(ecx1, 13) && has(ecxx, 0) && has(ecx1, 23) && has(ecx1, 0) && has(ecx1, 19) && has(ecx1, 20) &&
+                    has(ecx1, 9);
     if (!v2) return 0;
     // the OS must save the registers: XCR0 bits 1-2 (SSE, AVX), 5-7 (opmask, ZMM)
     unsigned long long xcr0 = 0;

@@ -33,13 +33,13 @@ void add_outer(RowMap<T> g, T alpha, CMatMap<T> u, CMatMap<T> v);
 template <class T>
 void add_row_sums(VecMap<T> g, T alpha, CMatMap<T> u);
 
-#define RESODE_PRODUCTS(T, EXTERN)                                                             \
-    EXTERN template void affine<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, CVecMap<T>, T);          \
-    EXTERN template void apply<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);                       \
-    EXTERN template void apply_transpose<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);             \
-    EXTERN template void add_apply<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);                   \
-    EXTERN template void add_transpose<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);               \
-    EXTERN template void add_outer<T>(RowMap<T>, T, CMatMap<T>, CMatMap<T>);                   \
+#define RESODE_PRODUCTS(T, EXTERN)                                                    \
+    EXTERN template void affine<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, CVecMap<T>, T); \
+    EXTERN template void apply<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);              \
+    EXTERN template void apply_transpose<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);    \
+    EXTERN template void add_apply<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);          \
+    EXTERN template void add_transpose<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);      \
+    EXTERN template void add_outer<T>(RowMap<T>, T, CMatMap<T>, CMatMap<T>);          \
     EXTERN template void add_row_sums<T>(VecMap<T>, T, CMatMap<T>);
 RESODE_PRODUCTS(float, extern)
 RESODE_PRODUCTS(double, extern)

@@ -211,8 +211,7 @@ struct Partitioned {
     template <class T>
     void tangent(const Layer<T>& l, const Layer<T>* dl, Activation a, MatMap<T> x, MatMap<T> xdot, T h,
                  Scratch<T>& ws) const {
-        for (int i = 0; i < sh->count; ++i)
-            F::shear_tangent(l, dl, a, sh->half[i], x, xdot, h * T(sh->frac[i]), ws);
+        for (int i = 0; i < sh->count; ++i) F::shear_tangent(l, dl, a, sh->half[i], x, xdot, h * T(sh->frac[i]), ws);
     }
 };
 

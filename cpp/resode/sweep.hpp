@@ -97,13 +97,14 @@ Overflow locate_overflow(const Scheme& scheme, const Network<T>& net, const Laye
 }
 
 inline std::string overflow_message(const Overflow& o, Index N) {
-    return "non-finite state after layer " + std::to_string(o.layer) + " (0-based) in " +
-           std::to_string(o.samples) + " of " + std::to_string(N) + " samples";
+    return "non-finite state after layer " + std::to_string(o.layer) + " (0-based) in " + std::to_string(o.samples) +
+           " of " + std::to_string(N) + " samples";
 }
 
 // forward (out is (N, d)) or trajectory (out is (L+1, N, d)).
 template <class Scheme, class T>
-void forward_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Index N, T* out, bool trajectory, const RunOptions& opt) {
+void forward_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Index N, T* out, bool trajectory,
+                   const RunOptions& opt) {
     const Index d = net.d, L = net.L;
     const Layers<typename Scheme::Field, T> layers(net);
     const BlockRange blocks{N, block_size(d, sizeof(T))};
@@ -147,8 +148,9 @@ void forward_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Inde
 // inverse step: memory independent of L, results equal up to the rounding
 // error of the reconstruction.
 template <class Scheme, class T>
-double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& cost, const T* X, Index N, const Gradients<T>* grads,
-                  const RunOptions& opt, Index checkpoint_every = 0, bool reversible = false) {
+double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& cost, const T* X, Index N,
+                  const Gradients<T>* grads, const RunOptions& opt, Index checkpoint_every = 0,
+                  bool reversible = false) {
     using Field = typename Scheme::Field;
     const Index d = net.d, L = net.L, m = cost.m, G = net.groups;
     const Index vs = Field::v_size(d), bs = Field::b_size(d);
@@ -159,8 +161,8 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
     reversible = reversible && want_grad;
     // layers per segment of the backward sweep; fewer than L means recomputing
     const Index seg = want_grad && !reversible && checkpoint_every > 0 ? std::min(checkpoint_every, L)
-                      : reversible                                      ? 1
-                                                                        : L;
+                      : reversible                                     ? 1
+                                                                       : L;
     const bool recompute = !reversible && seg < L;
     const Index n_segments = (L + seg - 1) / seg;
     const bool has_head_params = resode::has_head_params(cost.head);
@@ -245,7 +247,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         double running = 0;
         for (Index k = 0; k < L; ++k) {
             layer_step(scheme, net, layers[k], as_const(forward_state(k)), forward_state(k + 1), w.scratch,
-                               keep_all ? cache(k) : nullptr);
+                       keep_all ? cache(k) : nullptr);
             if (recompute && (k + 1) % seg == 0 && k + 1 < L) slab(w.checkpoints, (k + 1) / seg) = forward_state(k + 1);
             if (tracking && k + 1 < L) running += tracking_cost(slice, as_const(forward_state(k + 1)), w.head);
             if (stop.poll()) return;
@@ -298,7 +300,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
                 if (recompute)
                     for (Index k = k0; k < k1; ++k)
                         layer_step(scheme, net, layers[k], as_const(segment_state(k0, k)), segment_state(k0, k + 1),
-                                           w.scratch, cache(k));
+                                   w.scratch, cache(k));
                 for (Index k = k1 - 1; k >= k0; --k) {
                     adjoint(k, as_const(segment_state(k0, k)), as_const(segment_state(k0, k + 1)));
                     if (stop.poll()) return;
@@ -364,8 +366,8 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
 // inputs and parameters; Xdot or dV/db may be null (zero). Also writes the
 // final states to x_out when given.
 template <class Scheme, class T>
-void tangent_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV, const T* db, T* x_out,
-                   T* out, bool per_layer, const RunOptions& opt) {
+void tangent_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Index N, const T* Xdot, const T* dV,
+                   const T* db, T* x_out, T* out, bool per_layer, const RunOptions& opt) {
     using Field = typename Scheme::Field;
     const Index d = net.d, L = net.L;
     const Layers<Field, T> layers(net);
@@ -440,8 +442,8 @@ double layer_hamiltonian_sweep(const Network<T>& net, const T* X, const T* P, In
     };
     auto make = [&] {
         const Index cols = blocks.capacity();
-        return Workspace{Scratch<T>(d, cols), Mat<T>(d, cols), Mat<T>(d, Field::kCached * cols), Mat<T>(d, cols),
-                         Vec<T>(vs), Vec<T>(bs)};
+        return Workspace{Scratch<T>(d, cols), Mat<T>(d, cols), Mat<T>(d, Field::kCached * cols),
+                         Mat<T>(d, cols),     Vec<T>(vs),      Vec<T>(bs)};
     };
     std::vector<double> acc_V(vs, 0.0), acc_b(bs, 0.0);
     double value = 0;

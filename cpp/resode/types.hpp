@@ -48,7 +48,8 @@ inline Form parse_form(const std::string& name) {
     if (name == "hamiltonian") return Form::Hamiltonian;
     if (name == "hamiltonian_hr") return Form::HamiltonianHR;
     throw std::invalid_argument("form must be one of 'inner', 'outer', 'symmetric', 'antisymmetric', "
-                                "'resnet_d', 'hamiltonian', 'hamiltonian_hr'; got '" + name + "'");
+                                "'resnet_d', 'hamiltonian', 'hamiltonian_hr'; got '" +
+                                name + "'");
 }
 
 inline Scheme parse_scheme(const std::string& name) {
@@ -72,7 +73,8 @@ inline Activation parse_activation(const std::string& name) {
     if (name == "leaky_relu") return Activation::LeakyRelu;
     if (name == "identity") return Activation::Identity;
     throw std::invalid_argument("activation must be one of 'tanh', 'relu', 'sigmoid', "
-                                "'softplus', 'leaky_relu', 'identity'; got '" + name + "'");
+                                "'softplus', 'leaky_relu', 'identity'; got '" +
+                                name + "'");
 }
 
 inline Head parse_head(const std::string& name) {
@@ -81,7 +83,8 @@ inline Head parse_head(const std::string& name) {
     if (name == "softmax") return Head::Softmax;
     if (name == "logistic") return Head::Logistic;
     throw std::invalid_argument("head must be one of 'state', 'linear', 'softmax', "
-                                "'logistic'; got '" + name + "'");
+                                "'logistic'; got '" +
+                                name + "'");
 }
 
 // The residual network x_{k+1} = P(Phi_k(x_k)), k = 0..L-1 (0-based): Phi_k one
@@ -90,18 +93,18 @@ inline Head parse_head(const std::string& name) {
 // group k / share of V and b (share = 1: every layer its own).
 template <class T>
 struct Network {
-    Index d = 0;            // state dimension
-    Index L = 0;            // number of layers
-    Index groups = 0;       // parameter groups: ceil(L / share)
-    Index share = 1;        // layers per group
-    T h = T(1);             // step T / L
+    Index d = 0;       // state dimension
+    Index L = 0;       // number of layers
+    Index groups = 0;  // parameter groups: ceil(L / share)
+    Index share = 1;   // layers per group
+    T h = T(1);        // step T / L
     Form form = Form::Inner;
     Scheme scheme = Scheme::Euler;
     Activation activation = Activation::Tanh;
-    bool project = false;   // post-activation relu after each step
-    T gamma = T(0);         // antisymmetric damping
-    const T* V = nullptr;   // (groups, ...) C order; the form fixes the per-group shape
-    const T* b = nullptr;   // (groups, ...)
+    bool project = false;  // post-activation relu after each step
+    T gamma = T(0);        // antisymmetric damping
+    const T* V = nullptr;  // (groups, ...) C order; the form fixes the per-group shape
+    const T* b = nullptr;  // (groups, ...)
 
     Index group(Index k) const { return k / share; }
     // layers in group g (the last group may be shorter)
@@ -112,12 +115,12 @@ struct Network {
 template <class T>
 struct Cost {
     Head head = Head::State;
-    Index m = 0;                        // rows of W (d for the state head)
-    const T* W = nullptr;               // (m, d), null for the state head
-    const T* mu = nullptr;              // (m,)
-    const T* Y = nullptr;               // (N, m) targets: state / linear heads
+    Index m = 0;                           // rows of W (d for the state head)
+    const T* W = nullptr;                  // (m, d), null for the state head
+    const T* mu = nullptr;                 // (m,)
+    const T* Y = nullptr;                  // (N, m) targets: state / linear heads
     const std::int64_t* labels = nullptr;  // (N,) labels: softmax / logistic
-    const T* sample_weight = nullptr;   // (N,) or null for all ones
+    const T* sample_weight = nullptr;      // (N,) or null for all ones
     // Cotangent on a trajectory: G_k for every state x_k, (L+1, N, d); Y is then
     // its last slab (the costate of x_L), the others are added on the way back
     const T* state_cotangents = nullptr;

@@ -37,8 +37,8 @@ struct Antisymmetric {
 
     // dl->D is the derived direction dV - dV^T (derived with gamma = 0)
     template <class T>
-    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
-                    MatMap<T> out, Scratch<T>& ws) {
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
+                    Scratch<T>& ws) {
         Outer::jvp(l, dl, a, x, xdot, out, ws);
     }
 };

@@ -91,8 +91,8 @@ struct Split {
     // dest_h(out) (+)= coef sign_h F_h(src_h(x)); out may be x (a shear). With a
     // cache, keeps the input half and Sub's cache in the half's kHalfCached m x n arrays.
     template <bool Add, class T>
-    static void half_field(const Layer<T>& l, Activation a, Half h, CMatMap<T> x, MatMap<T> out, T coef,
-                           Scratch<T>& ws, T* hcache) {
+    static void half_field(const Layer<T>& l, Activation a, Half h, CMatMap<T> x, MatMap<T> out, T coef, Scratch<T>& ws,
+                           T* hcache) {
         const Index m = x.rows() / 2, n = x.cols();
         MatMap<T> in = hcache ? MatMap<T>(hcache, m, n) : ws.t(6, m), f = ws.t(7, m);
         in = src(x, h);
@@ -132,8 +132,8 @@ struct Split {
 
     // dest_h(out) (+)= coef sign_h (J_h src_h(xdot) + (dF_h/dtheta) dl)
     template <bool Add, class T>
-    static void half_jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, Half h, CMatMap<T> x,
-                         CMatMap<T> xdot, MatMap<T> out, T coef, Scratch<T>& ws) {
+    static void half_jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, Half h, CMatMap<T> x, CMatMap<T> xdot,
+                         MatMap<T> out, T coef, Scratch<T>& ws) {
         const Index m = x.rows() / 2;
         MatMap<T> in = ws.t(6, m), ind = ws.t(7, m), f = ws.t(8, m);
         in = src(x, h);
@@ -174,8 +174,8 @@ struct Split {
     }
 
     template <class T>
-    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
-                    MatMap<T> out, Scratch<T>& ws) {
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
+                    Scratch<T>& ws) {
         for (Half h : {Half::Y, Half::Z}) half_jvp<false>(l, dl, a, h, x, xdot, out, T(1), ws);
     }
 
@@ -195,8 +195,8 @@ struct Split {
     }
 
     template <class T>
-    static void shear_tangent(const Layer<T>& l, const Layer<T>* dl, Activation a, Half h, MatMap<T> x,
-                              MatMap<T> xdot, T coef, Scratch<T>& ws) {
+    static void shear_tangent(const Layer<T>& l, const Layer<T>* dl, Activation a, Half h, MatMap<T> x, MatMap<T> xdot,
+                              T coef, Scratch<T>& ws) {
         half_jvp<true>(l, dl, a, h, as_const(x), as_const(xdot), xdot, coef, ws);
         shear(l, a, h, x, coef, ws, static_cast<T*>(nullptr));
     }

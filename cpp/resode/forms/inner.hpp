@@ -41,8 +41,8 @@ struct Inner {
     }
 
     template <class T>
-    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
-                    MatMap<T> out, Scratch<T>& ws) {
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
+                    Scratch<T>& ws) {
         MatMap<T> s = ws.like(0, x), ds = ws.like(1, x);
         activation::value_and_derivative(a, x.data(), s.data(), ds.data(), x.size());
         ds.array() *= xdot.array();

@@ -40,8 +40,8 @@ struct Outer {
 
     // s'(z) * (A xdot + dA x + db)
     template <class T>
-    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
-                    MatMap<T> out, Scratch<T>& ws) {
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
+                    Scratch<T>& ws) {
         MatMap<T> z = ws.like(0, x), ds = ws.like(1, x), s = ws.like(2, x);
         prod::affine(z, matrix(l), x, l.vec());
         activation::value_and_derivative(a, z.data(), s.data(), ds.data(), z.size());

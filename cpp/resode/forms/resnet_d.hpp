@@ -45,8 +45,8 @@ struct ResNetD {
 
     // -A (s'(z) * (K xdot + dK x + db)) - dA s(z) + dc
     template <class T>
-    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
-                    MatMap<T> out, Scratch<T>& ws) {
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
+                    Scratch<T>& ws) {
         MatMap<T> z = ws.like(0, x), s = ws.like(1, x), ds = ws.like(2, x);
         prod::affine(z, l.mat(0), x, l.vec(0));
         activation::value_and_derivative(a, z.data(), s.data(), ds.data(), z.size());

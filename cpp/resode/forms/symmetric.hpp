@@ -41,8 +41,8 @@ struct Symmetric {
 
     // -dV^T s(z) - V^T (s'(z) * (V xdot + dV x + db))
     template <class T>
-    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot,
-                    MatMap<T> out, Scratch<T>& ws) {
+    static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
+                    Scratch<T>& ws) {
         MatMap<T> z = ws.like(0, x), s = ws.like(1, x), ds = ws.like(2, x);
         prod::affine(z, l.mat(), x, l.vec());
         activation::value_and_derivative(a, z.data(), s.data(), ds.data(), z.size());
