@@ -21,8 +21,7 @@ struct Adam {
 template <class T>
 void adam(const Adam& step, T* theta, const T* g, T* m, T* v, Index n);
 
-#define RESODE_OPTIMISERS(T, EXTERN) \
-    EXTERN template void adam<T>(const Adam&, T*, const T*, T*, T*, Index);
+#define RESODE_OPTIMISERS(T, EXTERN) EXTERN template void adam<T>(const Adam&, T*, const T*, T*, T*, Index);
 RESODE_OPTIMISERS(float, extern)
 RESODE_OPTIMISERS(double, extern)
 
