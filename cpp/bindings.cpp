@@ -4,6 +4,7 @@
 // GIL, runs a kernel, and maps its errors to Python exceptions.
 #include "resode/activations.hpp"
 #include "resode/api.hpp"
+#include "resode/optimisers.hpp"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -361,6 +362,43 @@ struct LayerHamiltonianCall {
 };
 #endif
 
+// The data of a parameter-sized array the step writes: checked like any input, and writeable.
+template <class T>
+T* writeable(const py::array& a, const char* name) {
+    checked_layout<T>(a, name);
+    if (!a.writeable()) throw py::value_error(std::string(name) + " must be writeable");
+    return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+// One Adam step over parameter arrays in place, their moments kept in two flat
+// vectors m, v (the arrays' values one after the other, in order).
+template <class T>
+void adam_impl(const std::vector<py::array>& params, const std::vector<py::array>& grads, const py::array& m,
+               const py::array& v, const resode::optimiser::Adam& step) {
+    // (the arrays are the caller's own: borrowed by the binding below, never converted copies)
+    if (params.size() != grads.size())
+        throw py::value_error("params and grads must have the same length, got " + std::to_string(params.size()) +
+                              " and " + std::to_string(grads.size()));
+    Index total = 0;
+    for (std::size_t k = 0; k < params.size(); ++k) {
+        writeable<T>(params[k], "params");
+        checked<T>(grads[k], "grads", std::vector<Index>(params[k].shape(), params[k].shape() + params[k].ndim()));
+        total += params[k].size();
+    }
+    T* m_ = writeable<T>(m, "m");
+    T* v_ = writeable<T>(v, "v");
+    if (m.ndim() != 1 || v.ndim() != 1 || m.size() != total || v.size() != total)
+        throw py::value_error("m and v must be 1-D with the parameters' " + std::to_string(total) + " values");
+    if (!(step.t >= 1)) throw py::value_error("t must be >= 1");
+    Index offset = 0;
+    for (std::size_t k = 0; k < params.size(); ++k) {
+        const Index n = params[k].size();
+        resode::optimiser::adam(step, static_cast<T*>(const_cast<void*>(params[k].data())),
+                                static_cast<const T*>(grads[k].data()), m_ + offset, v_ + offset, n);
+        offset += n;
+    }
+}
+
 std::string simd_instruction_sets() { return Eigen::SimdInstructionSetsInUse(); }
 
 }  // namespace
@@ -470,6 +508,25 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
         },
         py::arg("x"), py::arg("name"), py::arg("derivative") = false,
         "s(x) or s'(x) elementwise, as the kernels compute it (float32 or float64, C order, any shape).");
+
+    m.def(
+        "adam_step",
+        [](const std::vector<py::object>& params, const std::vector<py::object>& grads, const py::object& m,
+           const py::object& v, double lr, double beta1, double beta2, double eps, long long t) {
+            const resode::optimiser::Adam step{lr, beta1, beta2, eps, t};
+            auto borrowed = [](const std::vector<py::object>& objects, const char* name) {
+                std::vector<py::array> arrays;
+                for (const auto& o : objects) arrays.push_back(borrow_array(o, name));
+                return arrays;
+            };
+            const py::array m_ = borrow_array(m, "m"), v_ = borrow_array(v, "v");
+            const auto p = borrowed(params, "params"), g = borrowed(grads, "grads");
+            if (m_.dtype().equal(py::dtype::of<float>())) return adam_impl<float>(p, g, m_, v_, step);
+            return adam_impl<double>(p, g, m_, v_, step);
+        },
+        py::arg("params"), py::arg("grads"), py::arg("m"), py::arg("v"), py::arg("lr"), py::arg("beta1"),
+        py::arg("beta2"), py::arg("eps"), py::arg("t"),
+        "Adam's step t >= 1 on the parameter arrays in place; m, v hold their moments, concatenated.");
 
     m.def(
         "cached_arrays",

@@ -312,13 +312,13 @@ def test_ctrl_c_stops_between_steps_as_locally(client):
 def test_threads_per_worker_reach_the_kernel(one_worker, monkeypatch):
     # one_worker runs in this process, so the kernel call can be watched
     seen = []
-    real = rd.F.loss_and_grad
+    real = rd.F.checked_cost  # every cost call's options are checked here
 
-    def watched(*args, **kwargs):
-        seen.append(kwargs.get("threads"))  # None: the driver's regulariser call
-        return real(*args, **kwargs)
+    def watched(X, Y, V, b, net_kw, *args, **kwargs):
+        seen.append(net_kw["threads"])  # None: the driver's regulariser call
+        return real(X, Y, V, b, net_kw, *args, **kwargs)
 
-    monkeypatch.setattr(rd.F, "loss_and_grad", watched)
+    monkeypatch.setattr(rd.F, "checked_cost", watched)
     X, Y, V, b, _ = _data(n=100)
     rd.loss_and_grad(X, Y, V, b, client=one_worker, threads_per_worker=2)
     assert set(seen) == {2, None}

@@ -91,6 +91,17 @@ def layer_hamiltonian(
 
 # s(x) or its derivative elementwise, float32 or float64, any shape
 def activation(x: np.ndarray, name: str, derivative: bool = False) -> np.ndarray: ...
+def adam_step(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    t: int,
+) -> None: ...
 def cached_arrays(form: str, scheme: str) -> int: ...
 def block_size(d: int, dtype: np.dtype[Any]) -> int: ...
 def build_info() -> dict[str, Any]: ...

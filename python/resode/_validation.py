@@ -27,6 +27,7 @@ SYMPLECTIC_SCHEMES = ("symplectic_euler", "verlet")
 PROJECTIONS = ("relu",)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "leaky_relu", "identity")
 HEADS = ("state", "linear", "softmax", "logistic")
+CLASSIFIER_HEADS = ("softmax", "logistic")
 COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -355,7 +356,7 @@ def cost_args(net: NetworkArgs, Y, head, W, mu, w1, w2, w_head, sample_weight) -
         for name, value in (("W", W), ("mu", mu)):
             if value is not None:
                 raise ValueError(f"{name} must be None for head='state' (it has no parameters)")
-        Y = as_param("Y", Y, dtype, (n, d), f"(N, d) = ({n}, {d}) of target states")
+        Y = head_targets(head, Y, n, d, dtype)
         return CostArgs(
             Y, head, None, None, w1, w2, w_head, as_sample_weight(sample_weight, n, dtype)
         )
@@ -377,12 +378,28 @@ def cost_args(net: NetworkArgs, Y, head, W, mu, w1, w2, w_head, sample_weight) -
         raise ValueError(f"W must have shape (1, {d}) for head='logistic', got {W_arr.shape}")
     W = as_param("W", W, dtype, (m, d), f"({m}, {d})")
     mu = as_param("mu", mu, dtype, (m,), f"({m},)")
+    Y = head_targets(head, Y, n, m, dtype)
+    return CostArgs(Y, head, W, mu, w1, w2, w_head, as_sample_weight(sample_weight, n, dtype))
+
+
+def no_samples(dtype, n_features: int, head: str, target_columns: int) -> tuple:
+    """(X, Y) with zero rows: a cost on them is its penalties alone, so that the
+    penalties' formulas stay in one place (the kernel)."""
+    if head in CLASSIFIER_HEADS:
+        Y0 = np.zeros(0, dtype=np.int64)
+    else:
+        Y0 = np.zeros((0, target_columns), dtype=dtype)
+    return np.zeros((0, n_features), dtype=dtype), Y0
+
+
+def head_targets(head: str, Y: Any, n: int, m: int, dtype: np.dtype) -> np.ndarray:
+    """The targets of n samples as the kernel takes them for a head with m outputs
+    (m = d for 'state'): states or regression targets (n, m) in dtype, or int64 labels."""
+    if head == "state":
+        return as_param("Y", Y, dtype, (n, m), f"(N, d) = ({n}, {m}) of target states")
     if head == "linear":
         expected = f"(N, m) = ({n}, {m}) of regression targets"
         if m == 1 and np.shape(Y) == (n,):  # one target per sample may come as a vector
-            Y = as_param("Y", Y, dtype, (n,), expected).reshape(n, 1)
-        else:
-            Y = as_param("Y", Y, dtype, (n, m), expected)
-    else:
-        Y = as_labels("Y", Y, n, m if head == "softmax" else 2)
-    return CostArgs(Y, head, W, mu, w1, w2, w_head, as_sample_weight(sample_weight, n, dtype))
+            return as_param("Y", Y, dtype, (n,), expected).reshape(n, 1)
+        return as_param("Y", Y, dtype, (n, m), expected)
+    return as_labels("Y", Y, n, m if head == "softmax" else 2)

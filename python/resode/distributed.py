@@ -293,20 +293,9 @@ def _total(terms: Sequence[tuple], reg: tuple) -> list:
 # -- the public functions -----------------------------------------------------------------------
 
 
-def _no_samples(dtype, n_features: int, head: str, target_columns: int) -> tuple:
-    """(X, Y) with zero rows: a cost on them is its penalties alone, so that the
-    penalties' formulas stay in one place (the kernel, the model)."""
-    Y0: np.ndarray
-    if head in CLASSIFIER_HEADS:
-        Y0 = np.zeros(0, dtype=np.int64)
-    else:
-        Y0 = np.zeros((0, target_columns))
-    return np.zeros((0, n_features), dtype=dtype), Y0
-
-
 def _regularisers(dtype, d, head, V, b, W, mu, options) -> F.LossGrad:
     """The regularisers' loss and gradients: resode.loss_and_grad on zero samples."""
-    X0, Y0 = _no_samples(dtype, d, head, d if W is None else np.shape(W)[0])
+    X0, Y0 = v.no_samples(dtype, d, head, d if W is None else np.shape(W)[0])
     return F.loss_and_grad(X0, Y0, V, b, head=head, W=W, mu=mu, **options)
 
 
@@ -375,7 +364,7 @@ class ShardedObjective:
         """The penalties of J/N: the model's cost on zero samples."""
         m = self.model
         features = m.dim if m.input_dim is None else m.input_dim
-        X0, Y0 = _no_samples(m.dtype, features, m.head, m.head_rows or m.dim)
+        X0, Y0 = v.no_samples(m.dtype, features, m.head, m.head_rows or m.dim)
         return m.cost_on(X0, Y0, penalty_scale=1.0 / self.n, grad=grad, threads=self.threads)
 
     def __call__(self, idx=None, input_grad=False):

@@ -134,7 +134,29 @@ _append_doc(forward, "\n    Parameters\n    ----------" + _NETWORK_DOC)
 _append_doc(trajectory, "\n\n    Parameters\n    ----------" + _NETWORK_DOC)
 
 
-def _cost(
+class CostCall:
+    """The cost kernel with its options checked once (:func:`checked_cost`), for a loop
+    that calls it many times on rows of data it has checked itself, with parameters
+    whose shapes and dtype stay fixed: training's mini-batches. A call then runs only
+    the binding's checks of shapes, dtypes and layout, which keep it memory-safe; the
+    checks whose messages name the user's argument ran once, when it was made."""
+
+    def __init__(self, net: v.NetworkArgs, c: v.CostArgs, every: int, reversible: bool):
+        self.options, self.threads = net.options, net.threads
+        self.head, self.w1, self.w2, self.w_head = c.head, c.w1, c.w2, c.w_head
+        self.every, self.reversible = every, reversible
+
+    def __call__(
+        self, X, Y, V, b, W, mu, sample_weight, grad, input_grad=False, costates=False
+    ) -> tuple:
+        """(J, dV, db, dW, dmu, dX, costates), as ``_core.cost`` returns them."""
+        return _core.cost(
+            X, Y, V, b, W, mu, sample_weight, self.options, self.head, self.w1, self.w2,
+            self.w_head, grad, input_grad, costates, self.threads, self.every, self.reversible,
+        )  # fmt: skip
+
+
+def checked_cost(
     X,
     Y,
     V,
@@ -142,11 +164,14 @@ def _cost(
     net_kw: dict,
     cost_kw: dict,
     grad: bool,
-    input_grad: bool = False,
     costates: bool = False,
     checkpoint_every=None,
     reversible: bool = False,
-):
+    rows: int | None = None,
+) -> tuple[CostCall, v.NetworkArgs, v.CostArgs]:
+    """Every check of a cost call, and the call: (call, network args, cost args).
+    ``rows``: the most samples a call will take, when more than X holds (the
+    gradient's workspace is checked for them)."""
     net = _network(X, V, b, **net_kw)
     c = v.cost_args(net, Y, **cost_kw)
     every = v.checkpoint_every(checkpoint_every, net.n_layers)
@@ -164,38 +189,39 @@ def _cost(
         if every:
             raise ValueError("reversible=True stores no state: checkpoint_every must be None")
     if grad and not reversible:
-        _check_gradient_workspace(net, every)
+        _check_gradient_workspace(net, every, max(rows or 0, net.X.shape[0]))
     if costates:
         v.check_fits(
             f"the costates ({net.n_layers + 1}, {net.X.shape[0]}, {net.X.shape[1]})",
             (net.n_layers + 1) * net.X.size * net.X.itemsize,
         )
-    return _core.cost(
-        net.X,
-        c.Y,
-        net.V,
-        net.b,
-        c.W,
-        c.mu,
-        c.sample_weight,
-        net.options,
-        c.head,
-        c.w1,
-        c.w2,
-        c.w_head,
-        grad,
-        input_grad,
-        costates,
-        net.threads,
-        every,
-        reversible,
+    return CostCall(net, c, every, reversible), net, c
+
+
+def _cost(
+    X,
+    Y,
+    V,
+    b,
+    net_kw: dict,
+    cost_kw: dict,
+    grad: bool,
+    input_grad: bool = False,
+    costates: bool = False,
+    checkpoint_every=None,
+    reversible: bool = False,
+):
+    call, net, c = checked_cost(
+        X, Y, V, b, net_kw, cost_kw, grad, costates, checkpoint_every, reversible
     )
+    return call(net.X, c.Y, net.V, net.b, c.W, c.mu, c.sample_weight, grad, input_grad, costates)
 
 
-def _workspace_per_thread(net, every: int) -> tuple[int, int]:
-    """(states stored, bytes) a thread keeps per block for the backward sweep: the
-    states and the steps' caches of the layers it stores (all L, or about L / c + 2c)."""
-    n, d = net.X.shape
+def _workspace_per_thread(net, every: int, n: int) -> tuple[int, int]:
+    """(states stored, bytes) a thread keeps per block of a call on n samples for the
+    backward sweep: the states and the steps' caches of the layers it stores (all L,
+    or about L / c + 2c)."""
+    d = net.X.shape[1]
     L = net.n_layers
     cols = min(_core.block_size(d, net.X.dtype), -(-max(n, 1) // 16) * 16)
     stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
@@ -212,14 +238,15 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1  # asked once: os.cpu_count() costs tens of us a call
 
 
-def _check_gradient_workspace(net, every: int) -> None:
-    """MemoryError before allocating per-thread block buffers that cannot fit.
+def _check_gradient_workspace(net, every: int, n: int) -> None:
+    """MemoryError before allocating per-thread block buffers that cannot fit, for a
+    call on n samples.
 
     Each thread keeps, per block, the states and the steps' caches of the layers it
     stores (all L, or about L / c + 2c with checkpoint_every = c).
     """
-    n, d = net.X.shape
-    stored, per_thread = _workspace_per_thread(net, every)
+    d = net.X.shape[1]
+    stored, per_thread = _workspace_per_thread(net, every, n)
     if per_thread * (net.threads or _cpu_count()) < 256 * 2**20:
         return  # the usual case: not worth reading /proc on every training step
     threads = net.threads or build_info()["threads"]
@@ -439,7 +466,7 @@ def vjp(
     shape = (a.n_layers + 1, n, d) if trajectory else (n, d)
     G = v.as_param("cotangent", cotangent, a.X.dtype, shape, str(shape))
     if checkpoint_every == "auto":
-        store_all = _workspace_per_thread(a, 0)[1] <= _VJP_STORE_ALL_BYTES
+        store_all = _workspace_per_thread(a, 0, n)[1] <= _VJP_STORE_ALL_BYTES
         checkpoint_every = None if store_all else "sqrt"
     every = v.checkpoint_every(checkpoint_every, a.n_layers)
     return _core.vjp(a.X, a.V, a.b, a.options, G, trajectory, a.threads, every)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import warnings
 from typing import Any, Literal, overload
 
@@ -16,7 +15,7 @@ from . import functional as F
 __all__ = ["ResNetODE", "ZeroGradientWarning"]
 
 INITS = ("zeros", "uniform", "normal")
-CLASSIFIER_HEADS = ("softmax", "logistic")
+CLASSIFIER_HEADS = v.CLASSIFIER_HEADS
 ZERO_AT_ZERO = ("tanh", "relu", "leaky_relu", "identity")  # activations with s(0) = 0
 
 
@@ -175,9 +174,8 @@ class ResNetODE:
             self.mu = np.zeros(m, dtype=self.dtype)
         else:
             self.W = self.mu = None
-        if (
-            self.input_dim is not None
-        ):  # an opening layer, drawn last: a model without one draws as before
+        # an opening layer, drawn last: a model without one draws as before
+        if self.input_dim is not None:
             p = self.input_dim
             bound = 0.0 if init == "zeros" else np.sqrt(3.0 / p)  # variance 1 / p
             self.K0 = rng.uniform(-bound, bound, size=(d, p)).astype(self.dtype)
@@ -259,6 +257,13 @@ class ResNetODE:
 
     def copy(self) -> ResNetODE:
         return copy.deepcopy(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model that crossed a process boundary (Dask's serialisation) may hold
+        # unaligned buffers; the kernels take its parameters as they are
+        self.__dict__.update(state)
+        for name, a in self.parameters().items():
+            setattr(self, name, v.kernel_array(a, self.dtype))
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -372,11 +377,15 @@ class ResNetODE:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def accuracy(self, X: Any, y: Any, *, threads: int | None = None) -> float:
-        """Fraction of correctly classified samples (classifier heads)."""
+    def accuracy(
+        self, X: Any, y: Any, *, sample_weight: Any = None, threads: int | None = None
+    ) -> float:
+        """Fraction of correctly classified samples (classifier heads), weighted by
+        ``sample_weight`` when given."""
         if self.head not in CLASSIFIER_HEADS:
             raise AttributeError(f"accuracy needs a classifier head, not head={self.head!r}")
-        return float(np.mean(self.predict(X, threads=threads) == np.asarray(y)))
+        correct = self.predict(X, threads=threads) == np.asarray(y)
+        return float(np.average(correct, weights=sample_weight))
 
     def loss_and_grad(
         self,
@@ -455,36 +464,107 @@ class ResNetODE:
     ) -> F.LossGrad | float:
         """J on inputs already through :meth:`prepare_inputs`, with the penalties'
         weights w2, w_head times ``penalty_scale`` (training takes the mean cost J/N:
-        per-sample weights 1/N and ``penalty_scale = 1/N``). The one place where
-        the opening layer joins the kernels' cost and gradient."""
+        per-sample weights 1/N and ``penalty_scale = 1/N``)."""
         x1, z = self._open(Xp)
-        options = {
-            **self._net(threads),
+        call, _, c = F.checked_cost(
+            x1,
+            Y,
+            self.V,
+            self.b,
+            self._net(threads),
+            self._scaled_cost(penalty_scale, sample_weight),
+            grad,
+        )
+        return self.cost_with(call, Xp, c.Y, c.sample_weight, grad, input_grad, opened=(x1, z))
+
+    def checked_cost(
+        self, *, penalty_scale: float = 1.0, threads: int | None = None, rows: int = 0
+    ) -> F.CostCall:
+        """The kernels' cost call with the model's options checked once, for
+        :meth:`cost_with` on many batches of at most ``rows`` samples (training)."""
+        X0, Y0 = v.no_samples(self.dtype, self.dim, self.head, self.head_rows or self.dim)
+        return F.checked_cost(
+            X0, Y0, self.V, self.b, self._net(threads), self._scaled_cost(penalty_scale, None),
+            grad=True, rows=rows,
+        )[0]  # fmt: skip
+
+    def _scaled_cost(self, penalty_scale: float, sample_weight: Any) -> dict[str, Any]:
+        return {
             **self._cost(),
             "w2": self.w2 * penalty_scale,
             "w_head": self.w_head * penalty_scale,
             "sample_weight": sample_weight,
         }
-        w_open = self.w_head * penalty_scale
+
+    @overload
+    def cost_with(
+        self,
+        call: F.CostCall,
+        Xp: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        grad: Literal[True] = ...,
+        input_grad: bool = ...,
+        opened: tuple[np.ndarray, np.ndarray | None] | None = ...,
+    ) -> F.LossGrad: ...
+    @overload
+    def cost_with(
+        self,
+        call: F.CostCall,
+        Xp: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        grad: Literal[False],
+        input_grad: bool = ...,
+        opened: tuple[np.ndarray, np.ndarray | None] | None = ...,
+    ) -> float: ...
+    @overload
+    def cost_with(
+        self,
+        call: F.CostCall,
+        Xp: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        grad: bool,
+        input_grad: bool = ...,
+        opened: tuple[np.ndarray, np.ndarray | None] | None = ...,
+    ) -> F.LossGrad | float: ...
+    def cost_with(
+        self,
+        call: F.CostCall,
+        Xp: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        grad: bool = True,
+        input_grad: bool = False,
+        opened: tuple[np.ndarray, np.ndarray | None] | None = None,
+    ) -> F.LossGrad | float:
+        """J of a checked kernel call on checked arrays: prepared inputs Xp, targets
+        and weights as the kernel takes them. The one place where the opening layer
+        joins the kernels' cost and gradient; its penalty weight is the head's."""
+        x1, z = self._open(Xp) if opened is None else opened
+        args = (x1, Y, self.V, self.b, self.W, self.mu, sample_weight)
         if not grad:
-            J = F.loss(x1, Y, self.V, self.b, **options)
-            return J + self._opening_penalty(w_open) if self.has_opening else J
-        g = F.loss_and_grad(
-            x1, Y, self.V, self.b, **options, input_grad=input_grad or self.has_opening
-        )
+            J = float(call(*args, False)[0])
+            return J + self._opening_penalty(call.w_head) if self.has_opening else J
+        value, dV, db, dW, dmu, dX, _ = call(*args, True, input_grad or self.has_opening)
         if not self.has_opening:
-            return g
+            return F.LossGrad(float(value), dV, db, dW, dmu, dX)
         # x_1 = s0(z), z = K0 x + c0: the costate p_1 = dJ/dx_1 pulled back through it
-        assert z is not None and g.dX is not None and self.K0 is not None and self.c0 is not None
-        q = g.dX
+        assert z is not None and dX is not None and self.K0 is not None and self.c0 is not None
+        q = dX
         if self.opening_activation != "identity":
             q = q * _core.activation(z, self.opening_activation, True)
-        return dataclasses.replace(
-            g,
-            loss=g.loss + self._opening_penalty(w_open),
+        w_open = call.w_head
+        return F.LossGrad(
+            float(value) + self._opening_penalty(w_open),
+            dV,
+            db,
+            dW,
+            dmu,
+            dX=q @ self.K0 if input_grad else None,
             dK0=q.T @ Xp + w_open * self.K0,
             dc0=q.sum(axis=0) + w_open * self.c0,
-            dX=q @ self.K0 if input_grad else None,
         )
 
     def _opening_penalty(self, weight: float) -> float:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import _core
+from . import _validation as v
 from .msa import MSA, ExtendedMSA
 
 __all__ = [
@@ -74,7 +76,9 @@ class SGD(GD):
 
 
 class Adam(GD):
-    """Adam (Kingma & Ba) with bias correction."""
+    """Adam (Kingma & Ba, 2015) with bias correction:
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;
+    theta <- theta - (lr / c1) m / (sqrt(v / c2) + eps), c_i = 1 - beta_i^t."""
 
     default_lr = 0.01
     full_batch = False
@@ -90,9 +94,8 @@ class Adam(GD):
 
     def reset(self, params: Params) -> None:
         self.t = 0
-        # the moments of all parameters in one vector each (m[name], v[name] are views):
-        # a step is then a few operations on one array, not a few per parameter,
-        # which on small mini-batches cost as much as the kernels (measured)
+        # the moments of all parameters in one vector each (m[name], v[name] are views),
+        # which the compiled step updates with the parameters in one call
         size = sum(p.size for p in params.values())
         dtype = np.result_type(*params.values()) if params else np.float64
         self._m, self._v = np.zeros(size, dtype), np.zeros(size, dtype)
@@ -107,17 +110,18 @@ class Adam(GD):
         if self._slices.keys() != params.keys():  # never reset (a resumed fresh object)
             self.reset(params)
         self.t += 1
-        c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
-        g = np.concatenate([grads[k].ravel() for k in self._slices])
-        g = g.astype(self._m.dtype, copy=False)
-        m, v = self._m, self._v
-        m *= self.beta1
-        m += (1 - self.beta1) * g
-        v *= self.beta2
-        v += (1 - self.beta2) * g * g
-        update = (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
-        for name, (s, shape) in self._slices.items():
-            params[name] -= update[s].reshape(shape)
+        names = list(self._slices)
+        _core.adam_step(
+            [params[k] for k in names],
+            [v.kernel_array(grads[k], self._m.dtype) for k in names],
+            self._m,
+            self._v,
+            lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.t,
+        )
 
 
 class LBFGS:

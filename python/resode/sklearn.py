@@ -419,7 +419,11 @@ class _ResNetODEBase(BaseEstimator):
         self._scores: list[float] = []
 
         def record(epoch, logs, model):
-            self._scores.append(self._score_model(model, X_val, Y_val, weights))
+            # a classifier's score, the accuracy, is in the epoch's records already
+            score = logs.get("val_accuracy")
+            if score is None:
+                score = self._score_model(model, X_val, Y_val, weights)
+            self._scores.append(score)
 
         return record
 
@@ -545,10 +549,6 @@ class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
         return self._train(
             X, codes, sample_weight, head="softmax", n_classes=len(classes), partial=partial
         )
-
-    @staticmethod
-    def _score_model(model, X, codes, weights) -> float:
-        return float(np.average(model.predict(X) == codes, weights=weights))
 
     def decision_function(self, X):
         """Confidence scores: the logits of the softmax head.
