@@ -135,9 +135,8 @@ def prolong(model: ResNetODE, factor: int = 2, *, mode: str = "repeat") -> ResNe
         multiplied by ``factor``, so the fine model has the same parameters (e.g. an
         autonomous neural ODE, ``share = n_layers``, stays autonomous). That keeps
         theta(t) only when the groups are of equal size (``share`` divides
-        ``n_layers``); otherwise ``'share'`` raises ValueError.
-
-    In both modes ``len(new.V) == new.n_groups``.
+        ``n_layers``); otherwise ``'share'`` raises ValueError. In both modes
+        ``len(new.V) == new.n_groups``.
 
     Returns
     -------

@@ -60,6 +60,8 @@ class ResNetODE:
     opening_activation : s0 of the opening layer (any activation; ``'identity'``
         makes it a linear lifting). Needs ``input_dim``.
 
+    Notes
+    -----
     For ``form='resnet_d'`` (f = -A s(K x + b) + c, V[k] = [K, A], b[k] = [b, c]) the
     constraint A >= 0 is kept by :meth:`project_parameters`, which the training loop
     calls after every optimiser step.

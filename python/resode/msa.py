@@ -353,8 +353,11 @@ def layer_objective(
     w2, rho : the Tikhonov weight of the cost and the extended MSA's penalty weight.
     sample_weight : (N,) the weights w_i the costates were computed with (None: 1).
 
-    Returns ``(value, dV, db)``: M_k(V', b') and its gradient. At ``at = (V, b)``
-    the gradient is dJ/dtheta_k.
+    Returns
+    -------
+    tuple
+        ``(value, dV, db)``: M_k(V', b') and its gradient. At ``at = (V, b)``
+        the gradient is dJ/dtheta_k.
     """
     h, form, activation, gamma, w2, rho, *_ = _scalar_options(
         h, form, activation, gamma, w2, rho, "auto", 1, 1.0
@@ -429,6 +432,8 @@ class MSA:
         rho > 0, else gradient steps), ``'exact'`` or ``'gradient'``.
     steps : gradient steps per layer (solver ``'gradient'``) and on the head.
 
+    Notes
+    -----
     ``lr`` (from fit) is the initial step size of those gradient steps, on the
     scale of J/N (with steps=1, rho=0 and solver='gradient' one MSA step is one
     gradient-descent step when the full step is accepted).

@@ -265,6 +265,8 @@ def fit(
         state (Adam's moments and step count, SGD's velocity) instead of starting
         afresh: successive calls then make one run (``partial_fit``).
 
+    Notes
+    -----
     A non-finite loss raises :class:`resode.NonFiniteError` after restoring the last
     finite parameters. Ctrl-C stops cleanly between steps: the model keeps the
     parameters of the last completed step and the History says 'interrupted'.
