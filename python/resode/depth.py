@@ -7,7 +7,7 @@ used by ``factor`` consecutive layers of step ``h / factor`` -- so the underlyin
 ``x' = f(x, theta(t))`` and its continuous cost are unchanged and only the
 discretisation is refined: the network function changes by O(h) (forward Euler is first
 order; another scheme, by its order) and converges to the ODE's flow map as the factor
-grows (seed 001, eqs. 29-30: with piecewise-constant parameters the discrete data fit
+grows (Celledoni et al. 2021, eqs. 29-30: with piecewise-constant parameters the discrete data fit
 and its gradient converge to the continuous ones). The Tikhonov term
 ``(w2 h / 2) sum_k ||theta_k||^2`` is the same Riemann sum after prolongation, so the
 whole cost J converges.
@@ -353,7 +353,7 @@ class Convergence:
     loss : (n,) or None: the mean cost J / N of the prolonged model (with Y).
     loss_error : (n,) or None: ``|J_n - J_ref| / N``.
     grad_error : (n,) or None: ``|g_n - g_ref| / |g_ref|``, g the gradient of J with
-        respect to the base model's parameters (seed 001 eq. 30; the sum of the fine
+        respect to the base model's parameters (Celledoni et al. eq. 30; the sum of the fine
         layers' gradients over each base layer, and the head's).
     reference_layers : the layers of the reference solution.
     """
@@ -438,8 +438,8 @@ def convergence(
     (``reference_factor * L0`` layers): the final states (error O(h^p) for a scheme of
     order p: p = 1 for forward Euler),
     and with targets Y the mean cost J / N and its gradient with respect to the model's
-    parameters, which converge to the continuous cost and its derivative (seed 001,
-    eqs. 29-30). The reference is itself a discretisation, so the errors are those
+    parameters, which converge to the continuous cost and its derivative (Celledoni
+    et al. 2021, eqs. 29-30). The reference is itself a discretisation, so the errors are those
     relative to it; take ``reference_factor`` well above the factors (default 4 times
     the largest).
 

@@ -1,4 +1,4 @@
-"""The functional API: stateless functions of arrays (DESIGN.md section 2).
+"""The functional API: stateless functions of arrays (docs/functional.md).
 
 Each call converts and validates its arguments, then runs one C++ kernel with
 the GIL released.
@@ -60,7 +60,7 @@ class LossGrad:
 
 
 _NETWORK_DOC = """
-    form, activation, gamma : the vector field f_k (DESIGN.md section 1; ``resnet_d``
+    form, activation, gamma : the vector field f_k (docs/mathematics.md; ``resnet_d``
         takes V (L, 2, d, d) = [K, A] and b (L, 2, d) = [b, c]; ``hamiltonian``
         V (L, 2, d/2, d/2) = [K1, K2], ``hamiltonian_hr`` V (L, d/2, d/2); both
         b (L, 2, d/2); see docs/structure.md).
@@ -95,7 +95,7 @@ def forward(
     """Final states x_{L+1} of the forward sweep, shape (N, d).
 
     ``x_{k+1} = x_k + h f_k(x_k)`` (scheme ``'euler'``) with ``h = T / L``;
-    ``f_k`` is the vector field named by ``form`` (see DESIGN.md).
+    ``f_k`` is the vector field named by ``form`` (docs/mathematics.md).
     """
     a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
     return _core.forward(a.X, a.V, a.b, a.options, a.threads, False)
@@ -290,14 +290,14 @@ def loss_and_grad(
     checkpoint_every: int | str | None = None,
     reversible: bool = False,
 ) -> LossGrad:
-    """The cost J and its exact gradients (the discrete adjoint, DESIGN.md section 1).
+    """The cost J and its exact gradients (the discrete adjoint, docs/mathematics.md).
 
     Parameters
     ----------
     X : (N, d) inputs; float32 or float64 sets the compute dtype.
     Y : targets: (N, d) states for ``head='state'``, (N, m) for ``'linear'``,
         (N,) integer labels for ``'softmax'`` (in [0, C)) and ``'logistic'`` (0 / 1).
-    V, b : layer parameters, (L, d, d) and (L, d) for the DESIGN.md forms.
+    V, b : layer parameters, (L, d, d) and (L, d) for the forms inner to antisymmetric.
     head : ``'state'``, ``'linear'``, ``'softmax'`` or ``'logistic'``.
     W, mu : head parameters (m, d) and (m,); None for ``'state'``.
     w1 : weight of the running cost (state head only).
@@ -353,8 +353,9 @@ def costates(
 ) -> np.ndarray:
     """The costates of every layer, shape (L+1, N, d): ``P[k] = p_{k+1} = dJ/dx_{k+1}``.
 
-    ``P[0]`` is dJ/dX and ``P[L] = dPhi/dx_{L+1}`` (DESIGN.md's sign: p = +dJ/dx,
-    the opposite of the seeds' lambda). Arguments as for :func:`loss_and_grad`.
+    ``P[0]`` is dJ/dX and ``P[L] = dPhi/dx_{L+1}`` (the sign of a gradient, p = +dJ/dx,
+    the opposite of the multiplier lambda of Pontryagin's principle). Arguments as for
+    :func:`loss_and_grad`.
     """
     net_kw = dict(
         T=T, form=form, activation=activation, gamma=gamma, threads=threads,

@@ -33,12 +33,12 @@ class ResNetODE:
         are zero-padded (an augmented neural ODE); more features are an error.
     n_layers : number of layers L.
     T : final time.
-    form, activation, gamma : the vector field (DESIGN.md section 1).
+    form, activation, gamma : the vector field (docs/mathematics.md).
     head : ``'state'`` (targets in the state space), ``'linear'`` (``n_outputs``
         regression targets), ``'softmax'`` (``n_classes`` classes) or ``'logistic'``.
     w1, w2, w_head : running-cost and Tikhonov weights.
     init : ``'uniform'`` in [-init_scale, init_scale] (the initialisation studied
-        in the thesis, seed 003), ``'normal'`` with standard deviation
+        by Andreu 2020), ``'normal'`` with standard deviation
         init_scale, or ``'zeros'``. The head's W is drawn the same way, scaled by
         1 / sqrt(dim); mu starts at zero.
     seed : seed of the initialisation.
@@ -47,7 +47,7 @@ class ResNetODE:
     scheme : ``'euler'`` (the ResNet), ``'heun'``, ``'rk4'``, or for the Hamiltonian
         forms ``'symplectic_euler'`` / ``'verlet'`` (docs/structure.md).
     project : None, or ``'relu'``: the post-activation ResNet x_{k+1} = relu(Phi_k(x_k))
-        (with ``form='symmetric'``: ResNet-S of seed 002).
+        (with ``form='symmetric'``: ResNet-S of Zhang & Schaeffer 2020).
     share : layers per parameter group: groups of ``share`` consecutive layers use
         the same V, b (``share = n_layers``: an autonomous neural ODE).
     input_dim : None (no opening layer), or the number of input features: an
@@ -202,7 +202,7 @@ class ResNetODE:
         """Project the parameters onto the form's constraint set, in place.
 
         ``resnet_d``: A >= 0 entrywise (A = V[:, 1]), the decay condition of
-        ResNet-D (seed 002). Other forms have no constraint. The training loop calls
+        ResNet-D (Zhang & Schaeffer 2020). Other forms have no constraint. The training loop calls
         this after every optimiser step (a projected-gradient method).
         """
         if self.form == "resnet_d" and self.V is not None:

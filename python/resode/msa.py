@@ -1,15 +1,15 @@
 """Training by the method of successive approximations (MSA) of Pontryagin's principle.
 
 Li, Chen, Tai & E, "Maximum principle based algorithms for deep learning" (2018);
-thesis seed 003, section 4. One MSA iteration is
+Andreu, "Deep learning as dynamical systems" (2020), section 4. One MSA iteration is
 
 1. the forward sweep ``x_{k+1} = x_k + h f(x_k; theta_k)`` (:func:`resode.trajectory`);
 2. the backward sweep of the costates ``p_k = dJ/dx_k`` (:func:`resode.costates`);
 3. for every layer k at once, with x and p frozen at the values of step 1 and 2,
    ``theta_k <- argmin_theta M_k(theta)``, the layer objective below.
 
-Sign convention. DESIGN.md's costate is ``p = +dJ/dx``, the opposite of the
-``lambda = -p`` of Li et al. and of seed 003, whose Hamiltonian
+Sign convention. resode's costate is ``p = +dJ/dx``, the opposite of the
+``lambda = -p`` of Li et al. and of Andreu, whose Hamiltonian
 ``H = lambda . f - R`` is *maximised*. With ``p`` the same step *minimises*
 
     M_k(theta) = h sum_i p_{k+1}^i . f(x_k^i; theta) + (h w2 / 2) (||V||_F^2 + |b|^2)
@@ -18,8 +18,8 @@ Sign convention. DESIGN.md's costate is ``p = +dJ/dx``, the opposite of the
                                             - h w1 w_i (x_k^i - y^i)|^2
 
 (the last term without the running cost for k = 1). ``w_i`` are the sample
-weights of the cost (1 by default) and ``w1``, ``w2`` its weights (DESIGN.md
-section 1). The first line is ``h`` times the negated Hamiltonian of Li et al.
+weights of the cost (1 by default) and ``w1``, ``w2`` its weights
+(docs/mathematics.md). The first line is ``h`` times the negated Hamiltonian of Li et al.
 (``H_k = lambda . (x + h f) - h R``, up to terms free of theta), so that
 ``grad M_k(theta_k) = dJ/dtheta_k`` at the current parameters: one gradient step
 of size lr on every M_k is one step of gradient descent on J.
@@ -78,7 +78,7 @@ from ._errors import NonFiniteError
 __all__ = ["MSA", "ExtendedMSA", "layer_objective", "layer_step"]
 
 SOLVERS = ("auto", "exact", "gradient")
-FORMS = ("inner", "outer", "symmetric", "antisymmetric")  # the forms of DESIGN.md section 1
+FORMS = ("inner", "outer", "symmetric", "antisymmetric")  # the forms of the layer objective
 MAX_EXACT_DIM = 32  # the exact inner solve is dense in d (d + 1) unknowns per layer
 _ARMIJO, _MAX_HALVINGS = 1e-4, 40
 

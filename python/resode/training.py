@@ -1,6 +1,6 @@
 """The training loop: thin Python over loss_and_grad, nothing per sample or per layer.
 
-Training minimises the mean cost J / N (DESIGN.md section 1): a mini-batch B
+Training minimises the mean cost J / N (docs/mathematics.md): a mini-batch B
 estimates it with sample weights s_i / |B| and the regularisers divided by N.
 """
 
