@@ -285,7 +285,8 @@ def multilevel_fit(
     model : ResNetODE
         The coarsest model, at its initial parameters. It is not modified: level 0
         trains a copy.
-    X, Y : training data, as for :meth:`ResNetODE.fit`.
+    X, Y
+        training data, as for :meth:`ResNetODE.fit`.
     levels : int
         Number of levels (>= 1).
     factor : int
@@ -535,15 +536,23 @@ class DepthStudy:
 
     Attributes
     ----------
-    depths : (n,) numbers of layers L.
-    loss : (n,) final mean training cost J / N (as History.loss).
-    accuracy : (n,) final training accuracy (NaN for heads without classes).
-    val_loss, val_accuracy : (n,) the same on the validation data (NaN without).
-    n_parameters : (n,) trainable parameters of each model.
-    models, histories : the trained models and their Histories.
-    convergence : :class:`Convergence` of the shallowest trained model (None when not
+    depths
+        (n,) numbers of layers L.
+    loss
+        (n,) final mean training cost J / N (as History.loss).
+    accuracy
+        (n,) final training accuracy (NaN for heads without classes).
+    val_loss, val_accuracy
+        (n,) the same on the validation data (NaN without).
+    n_parameters
+        (n,) trainable parameters of each model.
+    models, histories
+        the trained models and their Histories.
+    convergence
+        :class:`Convergence` of the shallowest trained model (None when not
         asked for or interrupted).
-    interrupted : True when Ctrl-C stopped the study (the depths completed before are
+    interrupted
+        True when Ctrl-C stopped the study (the depths completed before are
         kept; the one in training is dropped).
     """
 
@@ -644,7 +653,8 @@ def depth_study(
         every depth with ``n_layers = L``, its parameters drawn with ``init``,
         ``init_scale`` and ``seed`` (an autonomous template, ``share == n_layers``,
         stays autonomous); or a callable ``L -> ResNetODE`` building the model.
-    X, y : training data.
+    X, y
+        training data.
     depths : sequence of int
         The depths, increasing.
     epochs : int or sequence of int

@@ -60,18 +60,23 @@ class LossGrad:
 
 
 _NETWORK_DOC = """
-    form, activation, gamma : the vector field f_k (docs/mathematics.md; ``resnet_d``
+    form, activation, gamma
+        the vector field f_k (docs/mathematics.md; ``resnet_d``
         takes V (L, 2, d, d) = [K, A] and b (L, 2, d) = [b, c]; ``hamiltonian``
         V (L, 2, d/2, d/2) = [K1, K2], ``hamiltonian_hr`` V (L, d/2, d/2); both
         b (L, 2, d/2); see docs/structure.md).
-    scheme : how a layer integrates f_k over h: ``'euler'`` (the ResNet),
+    scheme
+        how a layer integrates f_k over h: ``'euler'`` (the ResNet),
         ``'heun'``, ``'rk4'``, or for the Hamiltonian forms ``'symplectic_euler'``
         and ``'verlet'``.
-    project : None, or ``'relu'`` for the post-activation ResNet
+    project
+        None, or ``'relu'`` for the post-activation ResNet
         x_{k+1} = relu(Phi_k(x_k)).
-    n_layers : None (L = len(V)), or L > len(V): parameter sharing in time,
+    n_layers
+        None (L = len(V)), or L > len(V): parameter sharing in time,
         groups of m = ceil(L / len(V)) consecutive layers share V[g], b[g].
-    threads : OpenMP threads for this call (None: all, or OMP_NUM_THREADS)."""
+    threads
+        OpenMP threads for this call (None: all, or OMP_NUM_THREADS)."""
 
 
 def _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers):
@@ -294,22 +299,33 @@ def loss_and_grad(
 
     Parameters
     ----------
-    X : (N, d) inputs; float32 or float64 sets the compute dtype.
-    Y : targets: (N, d) states for ``head='state'``, (N, m) for ``'linear'``,
+    X
+        (N, d) inputs; float32 or float64 sets the compute dtype.
+    Y
+        targets: (N, d) states for ``head='state'``, (N, m) for ``'linear'``,
         (N,) integer labels for ``'softmax'`` (in [0, C)) and ``'logistic'`` (0 / 1).
-    V, b : layer parameters, (L, d, d) and (L, d) for the forms inner to antisymmetric.
-    head : ``'state'``, ``'linear'``, ``'softmax'`` or ``'logistic'``.
-    W, mu : head parameters (m, d) and (m,); None for ``'state'``.
-    w1 : weight of the running cost (state head only).
-    w2, w_head : Tikhonov weights of the layers and of the head.
-    sample_weight : (N,) non-negative weights of each sample's cost terms.
-    input_grad : also return dJ/dX.
-    checkpoint_every : None stores every state of a block for the backward sweep
+    V, b
+        layer parameters, (L, d, d) and (L, d) for the forms inner to antisymmetric.
+    head
+        ``'state'``, ``'linear'``, ``'softmax'`` or ``'logistic'``.
+    W, mu
+        head parameters (m, d) and (m,); None for ``'state'``.
+    w1
+        weight of the running cost (state head only).
+    w2, w_head
+        Tikhonov weights of the layers and of the head.
+    sample_weight
+        (N,) non-negative weights of each sample's cost terms.
+    input_grad
+        also return dJ/dX.
+    checkpoint_every
+        None stores every state of a block for the backward sweep
         (memory per block grows like L); an int c stores every c-th state and
         recomputes the others segment by segment (about L/c + 2c states);
         ``"sqrt"`` takes c = ceil(sqrt(L)). The results are bitwise the same; the
         forward sweep runs about twice.
-    reversible : (schemes ``'symplectic_euler'`` and ``'verlet'``) store no
+    reversible
+        (schemes ``'symplectic_euler'`` and ``'verlet'``) store no
         state: the backward sweep reconstructs x_k from x_{k+1} by inverting the
         step. Memory does not grow with L; the gradients differ from the stored
         ones by the reconstruction's rounding error (see docs/structure.md)."""

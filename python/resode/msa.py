@@ -342,16 +342,23 @@ def layer_objective(
 
     Parameters
     ----------
-    X : (N, d) the layer's input states x_k from the forward sweep.
-    P : (N, d) the costates p_{k+1} = dJ/dx_{k+1} of the layer's output from the
+    X
+        (N, d) the layer's input states x_k from the forward sweep.
+    P
+        (N, d) the costates p_{k+1} = dJ/dx_{k+1} of the layer's output from the
         backward sweep (for the layer ``V[k]``: ``X = trajectory[k]``,
         ``P = resode.costates(...)[k + 1]``).
-    V, b : (d, d), (d,) the layer's parameters of that sweep (theta_k, the
+    V, b
+        (d, d), (d,) the layer's parameters of that sweep (theta_k, the
         reference of the rho-penalties).
-    at : (V', b') where to evaluate M_k; default (V, b).
-    h : the step T / L.
-    w2, rho : the Tikhonov weight of the cost and the extended MSA's penalty weight.
-    sample_weight : (N,) the weights w_i the costates were computed with (None: 1).
+    at
+        (V', b') where to evaluate M_k; default (V, b).
+    h
+        the step T / L.
+    w2, rho
+        the Tikhonov weight of the cost and the extended MSA's penalty weight.
+    sample_weight
+        (N,) the weights w_i the costates were computed with (None: 1).
 
     Returns
     -------
@@ -425,12 +432,15 @@ class MSA:
 
     Parameters
     ----------
-    rho : weight of the extended MSA's penalties on the state and costate
+    rho
+        weight of the extended MSA's penalties on the state and costate
         equations; 0 is the basic MSA (which can diverge: the penalties are what
         make the extended MSA converge, Li et al. 2018).
-    solver : ``'auto'`` (closed form for ``inner`` with d <= 32 when w2 > 0 or
+    solver
+        ``'auto'`` (closed form for ``inner`` with d <= 32 when w2 > 0 or
         rho > 0, else gradient steps), ``'exact'`` or ``'gradient'``.
-    steps : gradient steps per layer (solver ``'gradient'``) and on the head.
+    steps
+        gradient steps per layer (solver ``'gradient'``) and on the head.
 
     Notes
     -----
