@@ -24,7 +24,7 @@ from resode.optim import MSA, Adam, ExtendedMSA
 
 
 def lecture():
-    """The lecture (seed 004): state targets (0, 1) / (2, 1), running cost, L = 20, T = 5."""
+    """Veldman's lecture notes: state targets (0, 1) / (2, 1), running cost, L = 20, T = 5."""
     X, labels = datasets.lecture(200, seed=0)
     Y = datasets.lecture_targets(labels)
 

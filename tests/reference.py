@@ -1,8 +1,8 @@
-"""An independent NumPy implementation of DESIGN.md section 1, for the tests.
+"""An independent NumPy implementation of docs/mathematics.md, for the tests.
 
 Written for clarity, not speed: samples are rows (the NumPy convention,
 F = s(X) @ V.T + b), a plain Python loop runs over layers, and every formula
-is transcribed from DESIGN.md's tables. It shares no code with the C++ kernels.
+is transcribed from that page's tables. It shares no code with the C++ kernels.
 """
 
 from __future__ import annotations

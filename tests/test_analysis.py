@@ -184,8 +184,9 @@ def test_one_sided_lipschitz_linear_fields_are_exact():
 
 
 def test_one_sided_lipschitz_skew_matrix_hand_case():
-    # seed 001: a skew-symmetric V still gives a positive constant. inner / tanh, V = [[0, 1],
-    # [-1, 0]]: Df = V diag(d1, d2), sym = [[0, (d2 - d1)/2], [., 0]], nu = 1/2 at d = (1, 0)
+    # Celledoni et al. 2021: a skew-symmetric V still gives a positive constant. inner / tanh,
+    # V = [[0, 1], [-1, 0]]: Df = V diag(d1, d2), sym = [[0, (d2 - d1)/2], [., 0]],
+    # nu = 1/2 at d = (1, 0)
     V = np.array([[[0.0, 1.0], [-1.0, 0.0]]])
     b = np.zeros((1, 2))
     points = np.array([[0.0, 0.0], [0.0, 30.0], [30.0, 0.0]])
@@ -289,7 +290,7 @@ def test_bounds_are_attained_by_scalar_linear_growth():
     sens = analysis.input_sensitivity(X, V, b, T=T, activation="identity", per_layer=True)
     np.testing.assert_allclose(bounds.sensitivity(), sens[:, 0], rtol=1e-14)
     np.testing.assert_allclose(bounds.sensitivity()[-1], (1 + h * 0.5) * (1 + h * 2) * (1 + h))
-    # the exponential form (seed 002, Theorem 3.2) by hand
+    # the exponential form (Zhang & Schaeffer 2020, Theorem 3.2) by hand
     exp_growth = (0.7 + h * (0.3 + 0.1 + 0.0)) * np.exp(h * (0.5 + 2.0 + 1.0))
     np.testing.assert_allclose(bounds.growth(0.7, kind="exp")[-1], exp_growth)
     np.testing.assert_allclose(bounds.sensitivity(kind="exp")[-1], np.exp(h * 3.5))
@@ -315,7 +316,7 @@ def test_symmetric_bound_hand_case():
 
 
 def test_symmetric_layers_do_not_expand_under_the_step_condition():
-    # seed 002 ResNet-S: h beta ||V||^2 <= 2 makes every layer nonexpansive, at any depth
+    # Zhang & Schaeffer's ResNet-S: h beta ||V||^2 <= 2 makes every layer nonexpansive, at any depth
     rng = np.random.default_rng(2)
     L, d = 50, 3
     V = rng.normal(size=(L, d, d))
@@ -467,7 +468,7 @@ def test_report_of_a_shared_model_equals_the_expanded_model(trained):
 
 def test_report_with_relu_projection_and_other_schemes(trained):
     _, X, _ = trained
-    # seed 002's post-activation ResNet x_{k+1} = relu(x_k + h f_k(x_k)): bounds still hold
+    # Zhang & Schaeffer's post-activation ResNet x_{k+1} = relu(x_k + h f_k(x_k)): bounds still hold
     m = resode.ResNetODE(3, 6, T=2.0, activation="relu", project="relu", seed=2, init_scale=1.0)
     r = analysis.stability_report(m, X)
     assert np.all(r.feature_norms <= r.growth_bound * (1 + 1e-12))

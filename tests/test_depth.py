@@ -158,8 +158,8 @@ def test_prolong_keeps_the_ode_for_every_scheme(scheme, order, rings):
 
 
 def test_convergence_gradient_is_the_shared_gradient(rings):
-    # seed 001 eq. 30: the gradient of the refined problem w.r.t. the coarse parameters;
-    # the C++ sweep computes it directly when the refined model shares the coarse arrays
+    # Celledoni et al. 2021, eq. 30: the gradient of the refined problem w.r.t. the coarse
+    # parameters; the C++ sweep computes it directly when the refined model shares the coarse arrays
     X, y = rings
     m = classifier(4, w2=0.1, w_head=0.01)
 

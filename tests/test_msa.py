@@ -18,7 +18,7 @@ from resode.msa import MSA, ExtendedMSA, layer_objective, layer_step
 
 FORMS = ("inner", "outer", "symmetric", "antisymmetric")
 
-# -- NumPy stand-ins for the C++ sweeps (DESIGN.md section 1), used until they exist ----------
+# -- NumPy stand-ins for the C++ sweeps (docs/mathematics.md), used until they exist ----------
 
 
 def _vjp(form, activation, Vk, bk, X, P, gamma):

@@ -94,14 +94,15 @@ def projection_margin(kw):
 
 
 # ---------------------------------------------------------------------------
-# The oracle itself: its generic sweep must reproduce DESIGN.md's tables.
+# The oracle itself: its generic sweep must reproduce the tables of docs/mathematics.md.
 # ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("head", HEADS)
 def test_reference_generic_euler_equals_design_tables(head):
     """The generic (stage-based) reference path, on the four old forms with
-    scheme='euler', equals the direct transcription of DESIGN.md's tables."""
+    scheme='euler', equals the direct transcription of the tables
+    of docs/mathematics.md."""
     for form, act in itertools.product(reference.FORM_NAMES_OLD, ACTIVATIONS):
         kw = make_problem(form, act, head, N=5, d=3, L=4)
         old = reference.loss_and_grad(**kw)

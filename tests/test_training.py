@@ -31,7 +31,7 @@ def test_gradient_descent_decreases_J_monotonically_on_the_lecture_example():
     m = ResNetODE(2, 20, T=5.0, w1=0.01, w2=1e-3, init_scale=0.5, seed=0)
     h = m.fit(X, Y, optimizer="gd", lr=0.2, epochs=150, progress=False)
     assert np.all(np.diff(h.loss) < 0)
-    # the history's loss is the mean cost J/N of DESIGN.md
+    # the history's loss is the mean cost J/N (docs/mathematics.md)
     n = len(X)
     J = resode.loss(X, Y, m.V, m.b, T=5.0, w1=0.01, w2=1e-3)
     assert h.loss[-1] == pytest.approx(J / n, rel=1e-12)

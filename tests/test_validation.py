@@ -1,4 +1,4 @@
-"""Every bad input raises TypeError or ValueError naming the argument (DESIGN.md section 2)."""
+"""Every bad input raises TypeError or ValueError naming the argument (README, Guarantees)."""
 
 from __future__ import annotations
 

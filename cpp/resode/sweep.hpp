@@ -1,7 +1,7 @@
 // The sweeps, written once for every form and scheme: the forward sweep
 // x_{k+1} = P(Phi_k(x_k)), the backward adjoint sweep
 // p_k = (dPhi_k/dx)^T (P' * p_{k+1}) (+ running term), the accumulation of
-// parameter gradients over samples (DESIGN.md section 1), and the tangent
+// parameter gradients over samples (docs/mathematics.md), and the tangent
 // (forward-mode) sweep. Phi_k is one step of a scheme (schemes.hpp) for a form
 // (forms/*.hpp); P is the identity or relu (project). The scheme and form are
 // template parameters; the activation and head are chosen per block.
@@ -134,7 +134,7 @@ void forward_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Inde
     if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "forward", overflow_message(overflow, N));
 }
 
-// J (DESIGN.md section 1) and, when grads is given, its gradients (and, with
+// J (docs/mathematics.md) and, when grads is given, its gradients (and, with
 // grads->P, the costates of every layer).
 //
 // With checkpoint_every = c in [1, L), the gradient sweep keeps only every c-th

@@ -111,7 +111,7 @@ struct Network {
     Index group_layers(Index g) const { return std::min(share, L - g * share); }
 };
 
-// The cost J of DESIGN.md section 1, minus the parts of the network.
+// The cost J of docs/mathematics.md, minus the parts of the network.
 template <class T>
 struct Cost {
     Head head = Head::State;

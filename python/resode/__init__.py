@@ -13,7 +13,8 @@ Models and training::
     history = model.fit(X, y, optimizer="adam", epochs=200)
     model.save("model.npz"); model = resode.load("model.npz")
 
-See DESIGN.md for the mathematics and ``resode.build_info()`` for the build.
+The mathematics (the discrete problem, forms, heads, schemes and the adjoint) is in
+docs/mathematics.md; ``resode.build_info()`` describes the build.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Stability analysis of ResNet-ODEs: feature norms, input sensitivity, one-sided Lipschitz
-constants, and the growth and sensitivity bounds of the forward-stability paper (seed 002).
+constants, and the growth and sensitivity bounds of Zhang & Schaeffer (2020).
 
 Every function takes the arrays of the functional API, ``(X, V, b)`` with the keywords
 ``T, form, activation, gamma, n_layers``, and returns arrays. :func:`network` turns a
@@ -9,7 +9,7 @@ whole analysis on a model and prints the bounds beside the measured values::
     report = analysis.stability_report(model, X)
     print(report)
 
-Notation (DESIGN.md section 1): ``x_{k+1} = x_k + h f_k(x_k)``, ``h = T / L``; layer
+Notation (docs/mathematics.md): ``x_{k+1} = x_k + h f_k(x_k)``, ``h = T / L``; layer
 index ``k = 0 .. L-1`` in arrays; ``|.|`` is the Euclidean norm of a vector, ``||.||`` the
 spectral norm of a matrix (``norm='fro'``: the Frobenius norm, which bounds it); s is the
 activation with slopes ``alpha = inf s'`` and ``beta = sup s'`` (tanh, relu, softplus:
@@ -21,7 +21,8 @@ With parameter sharing (``n_layers`` larger than ``len(V)``: groups of
 ``k // m``, as in the functional API.
 
 The per-form formulas (:func:`vector_field`, :func:`one_sided_lipschitz`,
-:func:`stability_bounds`) cover the four forms of DESIGN.md section 1 and raise ValueError
+:func:`stability_bounds`) cover the forms inner, outer, symmetric and antisymmetric and
+raise ValueError
 naming any other form; :func:`feature_norms` and :func:`input_sensitivity` run the C++
 sweeps and take every form and sweep option the installed resode has.
 """
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 #: The forms whose vector field the per-form formulas here (Jacobians, Lipschitz
-#: constants, growth bounds) cover: those of DESIGN.md section 1.
+#: constants, growth bounds) cover.
 ANALYSED_FORMS = ("inner", "outer", "symmetric", "antisymmetric")
 
 # Above this state dimension the supremum over the 2^d vertices of the slope box is
@@ -427,7 +428,7 @@ def input_sensitivity(
     return _spectral_norms(J)
 
 
-# -- one-sided Lipschitz constants (seed 001, section 2.1) ----------------------------------
+# -- one-sided Lipschitz constants (Celledoni et al. 2021, section 2.1) ---------------------
 
 
 @dataclass(frozen=True, repr=False)
@@ -470,7 +471,7 @@ def one_sided_lipschitz(
 ) -> OneSidedLipschitz:
     """The one-sided Lipschitz constant of each layer's vector field, by sampling.
 
-    Seed 001, section 2.1, eq. (14): nu_k is the smallest constant with
+    Celledoni et al. (2021), section 2.1, eq. (14): nu_k is the smallest constant with
 
         <f_k(x) - f_k(y), x - y>  <=  nu_k |x - y|^2     for all x, y.
 
@@ -490,8 +491,9 @@ def one_sided_lipschitz(
     ``-V^T D V`` with ``D = diag(s'(.))`` and alpha <= D_jj <= beta, so
     nu_k <= sup over such D of ``lambda_max(sym(.))``:
 
-    - ``symmetric``: exactly ``-alpha sigma_min(V_k)^2`` (seed 001 Theorem 2.1: the flow
-      is nonexpansive, and contractive when s' >= alpha > 0 and V_k is invertible);
+    - ``symmetric``: exactly ``-alpha sigma_min(V_k)^2`` (Celledoni et al. 2021,
+      Theorem 2.1: the flow is nonexpansive, and contractive when s' >= alpha > 0 and V_k
+      is invertible);
     - ``inner`` (``V D``), ``outer`` (``D V``), ``antisymmetric`` (``D A``,
       ``A = V - V^T - gamma I``): lambda_max(sym(D M)) is convex in D, so the supremum is
       attained at one of the 2^d vertices D in {alpha, beta}^d, enumerated for d <= 10;
@@ -499,8 +501,8 @@ def one_sided_lipschitz(
       ``c = (alpha + beta) / 2``, ``r = (beta - alpha) / 2`` (Weyl's inequality) is used.
 
     The bound is attained for ``inner`` (any D is reached by some x); for ``outer`` and
-    ``antisymmetric`` it can exceed nu_k when M is singular. Seed 001's remark shows in
-    the smallest case: a skew-symmetric V has a positive constant (1/2 for
+    ``antisymmetric`` it can exceed nu_k when M is singular. A remark of Celledoni et
+    al. shows in the smallest case: a skew-symmetric V has a positive constant (1/2 for
     ``V = [[0, 1], [-1, 0]]`` with tanh) although the linear field Vx has nu = 0.
 
     Parameters
@@ -511,7 +513,7 @@ def one_sided_lipschitz(
         passed, as are the stepping options ``scheme`` and ``project``, which do not
         change f_k.
     form, activation, gamma :
-        The vector field; the four forms of DESIGN.md section 1.
+        The vector field; the forms inner, outer, symmetric and antisymmetric.
     n_layers : int, optional
         L when the parameters are shared in groups; groups are evaluated once per layer.
     points : array_like, shape (N, d) or (L, N, d), optional
@@ -591,7 +593,7 @@ def _one_sided_bound(fld: _Field) -> np.ndarray:
     return out
 
 
-# -- growth and sensitivity bounds (seed 002) -----------------------------------------------
+# -- growth and sensitivity bounds (Zhang & Schaeffer 2020) ---------------------------------
 
 
 @dataclass(frozen=True, repr=False)
@@ -625,8 +627,8 @@ class StabilityBounds:
         """Upper bounds on ``|x_{k+1}|`` for inputs of norm ``input_norm``.
 
         ``kind='discrete'``: ``g_0 = |x_in|``, ``g_{k+1} = (1 + h a_k) g_k + h c_k``.
-        ``kind='exp'``: ``(|x_in| + h sum_{j<k} c_j) exp(h sum_{j<k} a_j)``, seed 002's
-        Theorem 3.2 (3.6) with the integrals of the piecewise-constant parameters.
+        ``kind='exp'``: ``(|x_in| + h sum_{j<k} c_j) exp(h sum_{j<k} a_j)``, Zhang &
+        Schaeffer's Theorem 3.2 (3.6) with the integrals of the piecewise-constant parameters.
         The discrete bound is the smaller (1 + u <= e^u); both hold for the network.
 
         Returns an array of shape ``(L + 1, *np.shape(input_norm))``.
@@ -650,7 +652,7 @@ class StabilityBounds:
         """Upper bounds on ``sigma_max(d x_{k+1} / d x_in)``, shape (L + 1,).
 
         ``kind='discrete'``: ``prod_{j<k} (1 + h lambda_j)``; ``kind='exp'``:
-        ``exp(h sum_{j<k} lambda_j)`` (seed 002 Theorem 3.2, (3.7)). Since the network is
+        ``exp(h sum_{j<k} lambda_j)`` (Zhang & Schaeffer, Theorem 3.2, (3.7)). Since the network is
         Lipschitz with this constant, it also bounds ``|x_{k+1} - y_{k+1}| / |x_in - y_in|``
         for any two inputs.
         """
@@ -690,9 +692,9 @@ def stability_bounds(
     norm: str = "spectral",
     **options: Any,
 ) -> StabilityBounds:
-    """Growth and sensitivity bounds in the style of seed 002 (Theorem 3.2), per layer.
+    """Growth and sensitivity bounds in the style of Zhang & Schaeffer (2020), per layer.
 
-    Seed 002 bounds the continuous-time ResNet ``x' = K_2 s(K_1 x + b_1) + b_2`` by
+    Zhang & Schaeffer bound the continuous-time ResNet ``x' = K_2 s(K_1 x + b_1) + b_2`` by
 
         |x(t)| <= (|x(0)| + int_0^t (|K_2| |b_1| + |b_2|)) exp(int_0^t |K_2| |K_1|)   (3.6)
         |x(t) - y(t)| <= |x(0) - y(0)| exp(int_0^t |K_2| |K_1|)                        (3.7)
@@ -715,20 +717,20 @@ def stability_bounds(
     ``q_k = max(1, h beta ||V_k||^2 - 1)``: the step is
     ``x - h V^T s(V x + b) = (I - h V^T D V) x - h V^T s(b)`` and
     ``||I - h V^T D V|| <= q_k``, so a layer does not expand when
-    ``h beta ||V_k||^2 <= 2`` (seed 002 Lemma A.1 / Theorem 4.2, ResNet-S), whatever
+    ``h beta ||V_k||^2 <= 2`` (Zhang & Schaeffer, Lemma A.1, Theorem 4.2), whatever
     the depth. Then for every input and every layer of the *discrete* network
 
         |x_{k+1}| <= (1 + h a_k) |x_k| + h c_k,
         ||d x_{k+1} / d x_k|| <= 1 + h l_k,
 
     which :meth:`StabilityBounds.growth` and :meth:`StabilityBounds.sensitivity` chain
-    (``kind='discrete'``) or relax to seed 002's exponential form (``kind='exp'``, using
+    (``kind='discrete'``) or relax to Zhang & Schaeffer's exponential form (``kind='exp'``, using
     1 + u <= e^u: the integrals of (3.6)-(3.7) become ``h sum_k``).
 
     Parameters
     ----------
     V, b, T, form, activation, gamma :
-        The network (the four forms of DESIGN.md section 1).
+        The network (forms inner, outer, symmetric and antisymmetric).
     n_layers : int, optional
         L when the parameters are shared in groups.
     norm : {'spectral', 'fro'}
@@ -737,8 +739,8 @@ def stability_bounds(
     **options :
         ``scheme`` and ``project``, when the installed resode has them: the bounds are
         derived for forward Euler steps (``scheme='euler'``; other schemes raise
-        ValueError). A ReLU projection after each step (``project='relu'``, seed 002's
-        post-activation ResNet) keeps them valid: ``relu`` is nonexpansive and
+        ValueError). A ReLU projection after each step (``project='relu'``, Zhang &
+        Schaeffer's post-activation ResNet) keeps them valid: ``relu`` is nonexpansive and
         ``|relu(u)| <= |u|``.
 
     Returns
@@ -871,7 +873,7 @@ def stability_report(
     norm: str = "spectral",
     threads: int | None = None,
 ) -> StabilityReport:
-    """Feature growth and input sensitivity of a model on data, beside seed 002's bounds.
+    """Feature growth and input sensitivity of a model on data, beside Zhang & Schaeffer's bounds.
 
     Runs :func:`feature_norms`, :func:`input_sensitivity` (per layer),
     :func:`stability_bounds` and :func:`one_sided_lipschitz` (at the states of the
@@ -881,7 +883,7 @@ def stability_report(
     Parameters
     ----------
     model : resode.ResNetODE
-        A model with one of the four forms of DESIGN.md section 1.
+        A model with the form inner, outer, symmetric or antisymmetric.
     X : array_like, shape (N, n_features <= model.dim)
         Inputs (zero-padded to ``model.dim``). Memory: the per-layer Jacobians need
         (L + 1) N d^2 numbers.

@@ -2,7 +2,7 @@
 
 Every generator returns ``(X, y)``: inputs of shape (n_samples, 2) in float64 and
 integer class labels 0 / 1, the classes alternating so that any prefix is
-balanced. For the lecture's state-space formulation (seed 004), map labels to
+balanced. For the state-space formulation of Veldman's lecture notes, map labels to
 targets with :func:`lecture_targets`.
 """
 
@@ -25,7 +25,7 @@ __all__ = [
     "spirals",
 ]
 
-#: State-space targets of the two classes in the neural-ODE lecture (seed 004).
+#: State-space targets of the two classes in Veldman's neural-ODE lecture notes.
 LECTURE_TARGETS = np.array([[0.0, 1.0], [2.0, 1.0]])
 
 
@@ -36,7 +36,7 @@ def _start(n_samples: int, seed):
 
 
 def rings(n_samples: int = 500, *, a: float = 0.5, b: float = 0.7, seed: int | None = 0):
-    """The thesis' ring data (seed 003): class 0 fills the disk of radius ``a``,
+    """The ring data of Andreu (2020): class 0 fills the disk of radius ``a``,
     class 1 the annulus from ``b`` to 1, both uniform in area.
 
     No homeomorphism of the plane separates them, so a ResNet-ODE needs dim >= 3
@@ -53,7 +53,7 @@ def rings(n_samples: int = 500, *, a: float = 0.5, b: float = 0.7, seed: int | N
 
 
 def lecture(n_samples: int = 200, *, seed: int | None = 0):
-    """The two-class example of the neural-ODE lecture (seed 004).
+    """The two-class example of Veldman's neural-ODE lecture notes.
 
     The lecture shows the points but does not give them, so the inputs here are
     our choice: points uniform in [-1, 1]^2, class 1 above the curve

@@ -7,7 +7,7 @@ used by ``factor`` consecutive layers of step ``h / factor`` -- so the underlyin
 ``x' = f(x, theta(t))`` and its continuous cost are unchanged and only the
 discretisation is refined: the network function changes by O(h) (forward Euler is first
 order; another scheme, by its order) and converges to the ODE's flow map as the factor
-grows (seed 001, eqs. 29-30: with piecewise-constant parameters the discrete data fit
+grows (Celledoni et al. 2021, eqs. 29-30: with piecewise-constant parameters the discrete data fit
 and its gradient converge to the continuous ones). The Tikhonov term
 ``(w2 h / 2) sum_k ||theta_k||^2`` is the same Riemann sum after prolongation, so the
 whole cost J converges.
@@ -135,9 +135,8 @@ def prolong(model: ResNetODE, factor: int = 2, *, mode: str = "repeat") -> ResNe
         multiplied by ``factor``, so the fine model has the same parameters (e.g. an
         autonomous neural ODE, ``share = n_layers``, stays autonomous). That keeps
         theta(t) only when the groups are of equal size (``share`` divides
-        ``n_layers``); otherwise ``'share'`` raises ValueError.
-
-    In both modes ``len(new.V) == new.n_groups``.
+        ``n_layers``); otherwise ``'share'`` raises ValueError. In both modes
+        ``len(new.V) == new.n_groups``.
 
     Returns
     -------
@@ -286,7 +285,8 @@ def multilevel_fit(
     model : ResNetODE
         The coarsest model, at its initial parameters. It is not modified: level 0
         trains a copy.
-    X, Y : training data, as for :meth:`ResNetODE.fit`.
+    X, Y
+        training data, as for :meth:`ResNetODE.fit`.
     levels : int
         Number of levels (>= 1).
     factor : int
@@ -354,7 +354,7 @@ class Convergence:
     loss : (n,) or None: the mean cost J / N of the prolonged model (with Y).
     loss_error : (n,) or None: ``|J_n - J_ref| / N``.
     grad_error : (n,) or None: ``|g_n - g_ref| / |g_ref|``, g the gradient of J with
-        respect to the base model's parameters (seed 001 eq. 30; the sum of the fine
+        respect to the base model's parameters (Celledoni et al. eq. 30; the sum of the fine
         layers' gradients over each base layer, and the head's).
     reference_layers : the layers of the reference solution.
     """
@@ -440,8 +440,8 @@ def convergence(
     (``reference_factor * L0`` layers): the final states (error O(h^p) for a scheme of
     order p: p = 1 for forward Euler),
     and with targets Y the mean cost J / N and its gradient with respect to the model's
-    parameters, which converge to the continuous cost and its derivative (seed 001,
-    eqs. 29-30). The reference is itself a discretisation, so the errors are those
+    parameters, which converge to the continuous cost and its derivative (Celledoni
+    et al. 2021, eqs. 29-30). The reference is itself a discretisation, so the errors are those
     relative to it; take ``reference_factor`` well above the factors (default 4 times
     the largest).
 
@@ -537,15 +537,23 @@ class DepthStudy:
 
     Attributes
     ----------
-    depths : (n,) numbers of layers L.
-    loss : (n,) final mean training cost J / N (as History.loss).
-    accuracy : (n,) final training accuracy (NaN for heads without classes).
-    val_loss, val_accuracy : (n,) the same on the validation data (NaN without).
-    n_parameters : (n,) trainable parameters of each model.
-    models, histories : the trained models and their Histories.
-    convergence : :class:`Convergence` of the shallowest trained model (None when not
+    depths
+        (n,) numbers of layers L.
+    loss
+        (n,) final mean training cost J / N (as History.loss).
+    accuracy
+        (n,) final training accuracy (NaN for heads without classes).
+    val_loss, val_accuracy
+        (n,) the same on the validation data (NaN without).
+    n_parameters
+        (n,) trainable parameters of each model.
+    models, histories
+        the trained models and their Histories.
+    convergence
+        :class:`Convergence` of the shallowest trained model (None when not
         asked for or interrupted).
-    interrupted : True when Ctrl-C stopped the study (the depths completed before are
+    interrupted
+        True when Ctrl-C stopped the study (the depths completed before are
         kept; the one in training is dropped).
     """
 
@@ -646,7 +654,8 @@ def depth_study(
         every depth with ``n_layers = L``, its parameters drawn with ``init``,
         ``init_scale`` and ``seed`` (an autonomous template, ``share == n_layers``,
         stays autonomous); or a callable ``L -> ResNetODE`` building the model.
-    X, y : training data.
+    X, y
+        training data.
     depths : sequence of int
         The depths, increasing.
     epochs : int or sequence of int

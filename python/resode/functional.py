@@ -1,4 +1,4 @@
-"""The functional API: stateless functions of arrays (DESIGN.md section 2).
+"""The functional API: stateless functions of arrays (docs/functional.md).
 
 Each call converts and validates its arguments, then runs one C++ kernel with
 the GIL released.
@@ -60,18 +60,23 @@ class LossGrad:
 
 
 _NETWORK_DOC = """
-    form, activation, gamma : the vector field f_k (DESIGN.md section 1; ``resnet_d``
+    form, activation, gamma
+        the vector field f_k (docs/mathematics.md; ``resnet_d``
         takes V (L, 2, d, d) = [K, A] and b (L, 2, d) = [b, c]; ``hamiltonian``
         V (L, 2, d/2, d/2) = [K1, K2], ``hamiltonian_hr`` V (L, d/2, d/2); both
         b (L, 2, d/2); see docs/structure.md).
-    scheme : how a layer integrates f_k over h: ``'euler'`` (the ResNet),
+    scheme
+        how a layer integrates f_k over h: ``'euler'`` (the ResNet),
         ``'heun'``, ``'rk4'``, or for the Hamiltonian forms ``'symplectic_euler'``
         and ``'verlet'``.
-    project : None, or ``'relu'`` for the post-activation ResNet
+    project
+        None, or ``'relu'`` for the post-activation ResNet
         x_{k+1} = relu(Phi_k(x_k)).
-    n_layers : None (L = len(V)), or L > len(V): parameter sharing in time,
+    n_layers
+        None (L = len(V)), or L > len(V): parameter sharing in time,
         groups of m = ceil(L / len(V)) consecutive layers share V[g], b[g].
-    threads : OpenMP threads for this call (None: all, or OMP_NUM_THREADS)."""
+    threads
+        OpenMP threads for this call (None: all, or OMP_NUM_THREADS)."""
 
 
 def _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers):
@@ -95,7 +100,7 @@ def forward(
     """Final states x_{L+1} of the forward sweep, shape (N, d).
 
     ``x_{k+1} = x_k + h f_k(x_k)`` (scheme ``'euler'``) with ``h = T / L``;
-    ``f_k`` is the vector field named by ``form`` (see DESIGN.md).
+    ``f_k`` is the vector field named by ``form`` (docs/mathematics.md).
     """
     a = _network(X, V, b, T, form, activation, gamma, threads, scheme, project, n_layers)
     return _core.forward(a.X, a.V, a.b, a.options, a.threads, False)
@@ -317,26 +322,37 @@ def loss_and_grad(
     checkpoint_every: int | str | None = None,
     reversible: bool = False,
 ) -> LossGrad:
-    """The cost J and its exact gradients (the discrete adjoint, DESIGN.md section 1).
+    """The cost J and its exact gradients (the discrete adjoint, docs/mathematics.md).
 
     Parameters
     ----------
-    X : (N, d) inputs; float32 or float64 sets the compute dtype.
-    Y : targets: (N, d) states for ``head='state'``, (N, m) for ``'linear'``,
+    X
+        (N, d) inputs; float32 or float64 sets the compute dtype.
+    Y
+        targets: (N, d) states for ``head='state'``, (N, m) for ``'linear'``,
         (N,) integer labels for ``'softmax'`` (in [0, C)) and ``'logistic'`` (0 / 1).
-    V, b : layer parameters, (L, d, d) and (L, d) for the DESIGN.md forms.
-    head : ``'state'``, ``'linear'``, ``'softmax'`` or ``'logistic'``.
-    W, mu : head parameters (m, d) and (m,); None for ``'state'``.
-    w1 : weight of the running cost (state head only).
-    w2, w_head : Tikhonov weights of the layers and of the head.
-    sample_weight : (N,) non-negative weights of each sample's cost terms.
-    input_grad : also return dJ/dX.
-    checkpoint_every : None stores every state of a block for the backward sweep
+    V, b
+        layer parameters, (L, d, d) and (L, d) for the forms inner to antisymmetric.
+    head
+        ``'state'``, ``'linear'``, ``'softmax'`` or ``'logistic'``.
+    W, mu
+        head parameters (m, d) and (m,); None for ``'state'``.
+    w1
+        weight of the running cost (state head only).
+    w2, w_head
+        Tikhonov weights of the layers and of the head.
+    sample_weight
+        (N,) non-negative weights of each sample's cost terms.
+    input_grad
+        also return dJ/dX.
+    checkpoint_every
+        None stores every state of a block for the backward sweep
         (memory per block grows like L); an int c stores every c-th state and
         recomputes the others segment by segment (about L/c + 2c states);
         ``"sqrt"`` takes c = ceil(sqrt(L)). The results are bitwise the same; the
         forward sweep runs about twice.
-    reversible : (schemes ``'symplectic_euler'`` and ``'verlet'``) store no
+    reversible
+        (schemes ``'symplectic_euler'`` and ``'verlet'``) store no
         state: the backward sweep reconstructs x_k from x_{k+1} by inverting the
         step. Memory does not grow with L; the gradients differ from the stored
         ones by the reconstruction's rounding error (see docs/structure.md)."""
@@ -380,8 +396,9 @@ def costates(
 ) -> np.ndarray:
     """The costates of every layer, shape (L+1, N, d): ``P[k] = p_{k+1} = dJ/dx_{k+1}``.
 
-    ``P[0]`` is dJ/dX and ``P[L] = dPhi/dx_{L+1}`` (DESIGN.md's sign: p = +dJ/dx,
-    the opposite of the seeds' lambda). Arguments as for :func:`loss_and_grad`.
+    ``P[0]`` is dJ/dX and ``P[L] = dPhi/dx_{L+1}`` (the sign of a gradient, p = +dJ/dx,
+    the opposite of the multiplier lambda of Pontryagin's principle). Arguments as for
+    :func:`loss_and_grad`.
     """
     net_kw = dict(
         T=T, form=form, activation=activation, gamma=gamma, threads=threads,

@@ -28,37 +28,53 @@ class ResNetODE:
 
     Parameters
     ----------
-    dim : state dimension d. Without an opening layer, inputs with fewer features
+    dim
+        state dimension d. Without an opening layer, inputs with fewer features
         are zero-padded (an augmented neural ODE); more features are an error.
-    n_layers : number of layers L.
-    T : final time.
-    form, activation, gamma : the vector field (DESIGN.md section 1).
-    head : ``'state'`` (targets in the state space), ``'linear'`` (``n_outputs``
+    n_layers
+        number of layers L.
+    T
+        final time.
+    form, activation, gamma
+        the vector field (docs/mathematics.md).
+    head
+        ``'state'`` (targets in the state space), ``'linear'`` (``n_outputs``
         regression targets), ``'softmax'`` (``n_classes`` classes) or ``'logistic'``.
-    w1, w2, w_head : running-cost and Tikhonov weights.
-    init : ``'uniform'`` in [-init_scale, init_scale] (the initialisation studied
-        in the thesis, seed 003), ``'normal'`` with standard deviation
+    w1, w2, w_head
+        running-cost and Tikhonov weights.
+    init
+        ``'uniform'`` in [-init_scale, init_scale] (the initialisation studied
+        by Andreu 2020), ``'normal'`` with standard deviation
         init_scale, or ``'zeros'``. The head's W is drawn the same way, scaled by
         1 / sqrt(dim); mu starts at zero.
-    seed : seed of the initialisation.
-    dtype : ``'float64'`` or ``'float32'``: the dtype of the parameters and of the
+    seed
+        seed of the initialisation.
+    dtype
+        ``'float64'`` or ``'float32'``: the dtype of the parameters and of the
         computation (inputs are converted to it).
-    scheme : ``'euler'`` (the ResNet), ``'heun'``, ``'rk4'``, or for the Hamiltonian
+    scheme
+        ``'euler'`` (the ResNet), ``'heun'``, ``'rk4'``, or for the Hamiltonian
         forms ``'symplectic_euler'`` / ``'verlet'`` (docs/structure.md).
-    project : None, or ``'relu'``: the post-activation ResNet x_{k+1} = relu(Phi_k(x_k))
-        (with ``form='symmetric'``: ResNet-S of seed 002).
-    share : layers per parameter group: groups of ``share`` consecutive layers use
+    project
+        None, or ``'relu'``: the post-activation ResNet x_{k+1} = relu(Phi_k(x_k))
+        (with ``form='symmetric'``: ResNet-S of Zhang & Schaeffer 2020).
+    share
+        layers per parameter group: groups of ``share`` consecutive layers use
         the same V, b (``share = n_layers``: an autonomous neural ODE).
-    input_dim : None (no opening layer), or the number of input features: an
+    input_dim
+        None (no opening layer), or the number of input features: an
         opening layer ``x_1 = s0(K0 x + c0)`` then maps each input x to the initial
         state, with trainable K0 (dim, input_dim) and c0 (dim,), so that the state
         dimension is free of the number of features (Haber and Ruthotto's opening
         layer; a learned lifting of the augmented neural ODE). K0 is drawn
         uniformly with variance 1 / input_dim (LeCun's rule; zeros for
         ``init='zeros'``), c0 starts at zero; both are penalised with ``w_head``.
-    opening_activation : s0 of the opening layer (any activation; ``'identity'``
+    opening_activation
+        s0 of the opening layer (any activation; ``'identity'``
         makes it a linear lifting). Needs ``input_dim``.
 
+    Notes
+    -----
     For ``form='resnet_d'`` (f = -A s(K x + b) + c, V[k] = [K, A], b[k] = [b, c]) the
     constraint A >= 0 is kept by :meth:`project_parameters`, which the training loop
     calls after every optimiser step.
@@ -209,7 +225,7 @@ class ResNetODE:
         """Project the parameters onto the form's constraint set, in place.
 
         ``resnet_d``: A >= 0 entrywise (A = V[:, 1]), the decay condition of
-        ResNet-D (seed 002). Other forms have no constraint. The training loop calls
+        ResNet-D (Zhang & Schaeffer 2020). Other forms have no constraint. The training loop calls
         this after every optimiser step (a projected-gradient method).
         """
         if self.form == "resnet_d" and self.V is not None:

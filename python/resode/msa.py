@@ -1,15 +1,15 @@
 """Training by the method of successive approximations (MSA) of Pontryagin's principle.
 
 Li, Chen, Tai & E, "Maximum principle based algorithms for deep learning" (2018);
-thesis seed 003, section 4. One MSA iteration is
+Andreu, "Deep learning as dynamical systems" (2020), section 4. One MSA iteration is
 
 1. the forward sweep ``x_{k+1} = x_k + h f(x_k; theta_k)`` (:func:`resode.trajectory`);
 2. the backward sweep of the costates ``p_k = dJ/dx_k`` (:func:`resode.costates`);
 3. for every layer k at once, with x and p frozen at the values of step 1 and 2,
    ``theta_k <- argmin_theta M_k(theta)``, the layer objective below.
 
-Sign convention. DESIGN.md's costate is ``p = +dJ/dx``, the opposite of the
-``lambda = -p`` of Li et al. and of seed 003, whose Hamiltonian
+Sign convention. resode's costate is ``p = +dJ/dx``, the opposite of the
+``lambda = -p`` of Li et al. and of Andreu, whose Hamiltonian
 ``H = lambda . f - R`` is *maximised*. With ``p`` the same step *minimises*
 
     M_k(theta) = h sum_i p_{k+1}^i . f(x_k^i; theta) + (h w2 / 2) (||V||_F^2 + |b|^2)
@@ -18,8 +18,8 @@ Sign convention. DESIGN.md's costate is ``p = +dJ/dx``, the opposite of the
                                             - h w1 w_i (x_k^i - y^i)|^2
 
 (the last term without the running cost for k = 1). ``w_i`` are the sample
-weights of the cost (1 by default) and ``w1``, ``w2`` its weights (DESIGN.md
-section 1). The first line is ``h`` times the negated Hamiltonian of Li et al.
+weights of the cost (1 by default) and ``w1``, ``w2`` its weights
+(docs/mathematics.md). The first line is ``h`` times the negated Hamiltonian of Li et al.
 (``H_k = lambda . (x + h f) - h R``, up to terms free of theta), so that
 ``grad M_k(theta_k) = dJ/dtheta_k`` at the current parameters: one gradient step
 of size lr on every M_k is one step of gradient descent on J.
@@ -78,7 +78,7 @@ from ._errors import NonFiniteError
 __all__ = ["MSA", "ExtendedMSA", "layer_objective", "layer_step"]
 
 SOLVERS = ("auto", "exact", "gradient")
-FORMS = ("inner", "outer", "symmetric", "antisymmetric")  # the forms of DESIGN.md section 1
+FORMS = ("inner", "outer", "symmetric", "antisymmetric")  # the forms of the layer objective
 MAX_EXACT_DIM = 32  # the exact inner solve is dense in d (d + 1) unknowns per layer
 _ARMIJO, _MAX_HALVINGS = 1e-4, 40
 
@@ -342,19 +342,29 @@ def layer_objective(
 
     Parameters
     ----------
-    X : (N, d) the layer's input states x_k from the forward sweep.
-    P : (N, d) the costates p_{k+1} = dJ/dx_{k+1} of the layer's output from the
+    X
+        (N, d) the layer's input states x_k from the forward sweep.
+    P
+        (N, d) the costates p_{k+1} = dJ/dx_{k+1} of the layer's output from the
         backward sweep (for the layer ``V[k]``: ``X = trajectory[k]``,
         ``P = resode.costates(...)[k + 1]``).
-    V, b : (d, d), (d,) the layer's parameters of that sweep (theta_k, the
+    V, b
+        (d, d), (d,) the layer's parameters of that sweep (theta_k, the
         reference of the rho-penalties).
-    at : (V', b') where to evaluate M_k; default (V, b).
-    h : the step T / L.
-    w2, rho : the Tikhonov weight of the cost and the extended MSA's penalty weight.
-    sample_weight : (N,) the weights w_i the costates were computed with (None: 1).
+    at
+        (V', b') where to evaluate M_k; default (V, b).
+    h
+        the step T / L.
+    w2, rho
+        the Tikhonov weight of the cost and the extended MSA's penalty weight.
+    sample_weight
+        (N,) the weights w_i the costates were computed with (None: 1).
 
-    Returns ``(value, dV, db)``: M_k(V', b') and its gradient. At ``at = (V, b)``
-    the gradient is dJ/dtheta_k.
+    Returns
+    -------
+    tuple
+        ``(value, dV, db)``: M_k(V', b') and its gradient. At ``at = (V, b)``
+        the gradient is dJ/dtheta_k.
     """
     h, form, activation, gamma, w2, rho, *_ = _scalar_options(
         h, form, activation, gamma, w2, rho, "auto", 1, 1.0
@@ -422,13 +432,18 @@ class MSA:
 
     Parameters
     ----------
-    rho : weight of the extended MSA's penalties on the state and costate
+    rho
+        weight of the extended MSA's penalties on the state and costate
         equations; 0 is the basic MSA (which can diverge: the penalties are what
         make the extended MSA converge, Li et al. 2018).
-    solver : ``'auto'`` (closed form for ``inner`` with d <= 32 when w2 > 0 or
+    solver
+        ``'auto'`` (closed form for ``inner`` with d <= 32 when w2 > 0 or
         rho > 0, else gradient steps), ``'exact'`` or ``'gradient'``.
-    steps : gradient steps per layer (solver ``'gradient'``) and on the head.
+    steps
+        gradient steps per layer (solver ``'gradient'``) and on the head.
 
+    Notes
+    -----
     ``lr`` (from fit) is the initial step size of those gradient steps, on the
     scale of J/N (with steps=1, rho=0 and solver='gradient' one MSA step is one
     gradient-descent step when the full step is accepted).

@@ -36,7 +36,7 @@ Params = dict[str, np.ndarray]
 
 
 class GD:
-    """Gradient descent, theta <- theta - lr grad (full batch, as in the lecture, seed 004)."""
+    """Gradient descent, theta <- theta - lr grad (full batch, as in Veldman's lecture notes)."""
 
     default_lr = 0.1
     full_batch = True
@@ -166,7 +166,7 @@ class Constant:
 
 
 class StepDecay:
-    """lr multiplied by ``factor`` at each of the given epochs (0-based), as in seed 002."""
+    """lr multiplied by ``factor`` at the given epochs (0-based), as in Zhang & Schaeffer (2020)."""
 
     def __init__(self, lr: float, milestones: Sequence[int], factor: float = 0.1):
         self.lr = _positive("lr", lr)

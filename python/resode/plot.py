@@ -1,5 +1,5 @@
 """Plots of ResNet-ODE models: trajectories, decision regions, grid deformation, training
-curves, the feature-norm experiment of the thesis (seed 003), the stability analysis of
+curves, the feature-norm experiment of Andreu (2020), the stability analysis of
 :mod:`resode.analysis` (feature growth, input sensitivity and their bounds, one-sided
 Lipschitz constants) and the depth studies of :mod:`resode.depth` (loss and accuracy
 against depth, convergence as L grows with T fixed, multilevel training).
@@ -509,7 +509,7 @@ def grid_deformation(
     zero, as for zero-padded inputs), with the data ``X`` if given. Right: the same
     lines after the network (``model.forward``), projected on ``dims``, with the data's
     final states. How the lines bend, stretch and fold shows how the network deforms
-    space to separate the classes (thesis, seed 003, appendix D). For a 2-D model with a
+    space to separate the classes (Andreu 2020, appendix D). For a 2-D model with a
     two-class head the separating line of the head, where the two logits are equal, is
     drawn dashed on the right.
 
@@ -709,7 +709,7 @@ def training_curves(
     return _finish(fig, save, dpi)
 
 
-# -- 5. feature norms over random initialisations (thesis, seed 003) ------------------------
+# -- 5. feature norms over random initialisations (Andreu 2020) ----------------------------
 
 
 def feature_norm_curves(
@@ -729,7 +729,7 @@ def feature_norm_curves(
 ) -> np.ndarray:
     """Mean feature norms ``mean_i |x_k^i|`` per layer for random initialisations.
 
-    The experiment of the thesis (seed 003, figures 8.3-8.5): for each scale gamma in
+    The experiment of Andreu (2020, figures 8.3-8.5): for each scale gamma in
     ``init_scales`` draw ``n_inits`` untrained networks
     ``ResNetODE(dim, n_layers, T=T, form=form, activation=activation, head="state",
     init=init, init_scale=gamma, seed=seed + 1 + j)`` for ``j = 0 .. n_inits - 1``, push
@@ -757,7 +757,7 @@ def feature_norm_curves(
     n_samples : int
         Number of random inputs when X is not given.
     form, activation, gamma :
-        The vector field (DESIGN.md section 1).
+        The vector field (docs/mathematics.md).
     T : float, optional
         Final time. The default ``T = n_layers`` gives step ``h = 1``, the plain
         ResNet ``x_{k+1} = x_k + f_k(x_k)`` studied in the thesis, where every layer
@@ -819,8 +819,8 @@ def feature_norms(
 
     For each initialisation scale gamma, the curve is the median over ``n_inits`` random
     initialisations of the mean norm of the state after layer k, and the band its
-    interquartile range (25th to 75th percentile), on a log scale: the thesis' figures
-    8.3-8.5 (seed 003). Norms that blow up or collapse with depth show a badly scaled
+    interquartile range (25th to 75th percentile), on a log scale: Andreu's (2020)
+    figures 8.3-8.5. Norms that blow up or collapse with depth show a badly scaled
     initialisation. The numbers are :func:`feature_norm_curves` with the same arguments
     (see there, including the default ``T = n_layers``, i.e. h = 1); they are also
     stored on the figure as ``fig.feature_norms`` (shape ``(len(init_scales), n_inits,
@@ -905,7 +905,7 @@ def feature_norms(
     return _finish(fig, save, dpi)
 
 
-# -- 6. stability analysis (resode.analysis; seeds 001, 002) ---------------------------------
+# -- 6. stability analysis (resode.analysis) --------------------------------------------------
 
 
 def _band(ax: Axes, t: np.ndarray, values: np.ndarray, color, label: str) -> None:
@@ -922,7 +922,7 @@ def _band(ax: Axes, t: np.ndarray, values: np.ndarray, color, label: str) -> Non
 
 def _bound_lines(ax: Axes, t: np.ndarray, discrete: np.ndarray, exp: np.ndarray) -> None:
     ax.plot(t, discrete, color="k", ls="--", lw=1.2, label="bound (Euler steps)")
-    ax.plot(t, exp, color="0.5", ls="-.", lw=1.2, label="bound (seed 002, exp)")
+    ax.plot(t, exp, color="0.5", ls="-.", lw=1.2, label="bound (exp form)")
 
 
 def _log_if_positive(ax: Axes, *arrays: np.ndarray) -> None:
@@ -944,7 +944,7 @@ def lipschitz(
 
     ``result`` is what :func:`resode.analysis.one_sided_lipschitz` returns; the true
     constant of layer k lies between the estimate (filled markers) and the bound (open
-    markers). Below the zero line a layer's flow contracts (seed 001, section 2.1).
+    markers). Below the zero line a layer's flow contracts (Celledoni et al. 2021, section 2.1).
 
     Parameters
     ----------
@@ -1010,7 +1010,7 @@ def stability(
     save: PathLike | None = None,
     dpi: float = DPI,
 ) -> Figure:
-    """Measured feature growth and input sensitivity beside the bounds of seed 002.
+    """Measured feature growth and input sensitivity beside the bounds of Zhang & Schaeffer.
 
     Three panels over the time ``t_k = k h``: the feature norms ``|x_k|`` (median, max and
     10-90 % band over the samples) with the growth bounds for the largest input norm;

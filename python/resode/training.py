@@ -1,6 +1,6 @@
 """The training loop: thin Python over loss_and_grad, nothing per sample or per layer.
 
-Training minimises the mean cost J / N (DESIGN.md section 1): a mini-batch B
+Training minimises the mean cost J / N (docs/mathematics.md): a mini-batch B
 estimates it with sample weights s_i / |B| and the regularisers divided by N.
 """
 
@@ -226,38 +226,52 @@ def fit(
 
     Parameters
     ----------
-    optimizer : ``'gd'`` (full batch), ``'sgd'`` (momentum), ``'adam'``, ``'lbfgs'``
+    optimizer
+        ``'gd'`` (full batch), ``'sgd'`` (momentum), ``'adam'``, ``'lbfgs'``
         (scipy, full batch), ``'msa'`` / ``'emsa'`` (the basic / extended method of
         successive approximations, full batch, :mod:`resode.msa`), or an optimiser
         object from :mod:`resode.optim`.
-    lr : learning rate: a float, a schedule (callable epoch -> lr, e.g.
+    lr
+        learning rate: a float, a schedule (callable epoch -> lr, e.g.
         :class:`resode.optim.StepDecay`), or None for the optimiser's default.
-    epochs : passes over the data (L-BFGS: iterations).
-    batch_size : samples per step; None means full batch for 'gd', 'lbfgs', 'msa' and
+    epochs
+        passes over the data (L-BFGS: iterations).
+    batch_size
+        samples per step; None means full batch for 'gd', 'lbfgs', 'msa' and
         'emsa' and
         min(N, 128) for 'sgd' and 'adam'.
-    validation_data : (X_val, Y_val) or (X_val, Y_val, weights), evaluated after every
+    validation_data
+        (X_val, Y_val) or (X_val, Y_val, weights), evaluated after every
         epoch (with weights, as the weighted mean).
-    callbacks : callables ``cb(epoch, logs, model)``; a truthy return stops training.
-    early_stopping : an :class:`EarlyStopping`, or an int patience on val_loss
+    callbacks
+        callables ``cb(epoch, logs, model)``; a truthy return stops training.
+    early_stopping
+        an :class:`EarlyStopping`, or an int patience on val_loss
         (loss without validation data).
-    seed : seed of the mini-batch shuffling (results are reproducible for a seed).
-    progress : tqdm progress bar; None shows it on a terminal for runs over a second.
-    projection : a function of the model called after every optimiser step, after
+    seed
+        seed of the mini-batch shuffling (results are reproducible for a seed).
+    progress
+        tqdm progress bar; None shows it on a terminal for runs over a second.
+    projection
+        a function of the model called after every optimiser step, after
         the model's own :meth:`~resode.ResNetODE.project_parameters` (which keeps
         ResNet-D's A >= 0): a projected-gradient method for any constraint set. With
         'lbfgs', ResNet-D's constraint becomes bounds of L-BFGS-B and a projection
         function is an error.
-    epoch_loss : the ``loss`` an epoch records (and early stopping on the training
+    epoch_loss
+        the ``loss`` an epoch records (and early stopping on the training
         loss watches): ``'full'``, J/N on the whole training set after the epoch (one
         more sweep over the data, and the training accuracy with it), or
         ``'batches'``, the mean of the epoch's mini-batch losses as they were
         computed (free; what scikit-learn's MLP records in ``loss_curve_``; no
         training accuracy). L-BFGS and MSA always record ``'full'``.
-    resume : with an optimiser object that trained this model before, go on from its
+    resume
+        with an optimiser object that trained this model before, go on from its
         state (Adam's moments and step count, SGD's velocity) instead of starting
         afresh: successive calls then make one run (``partial_fit``).
 
+    Notes
+    -----
     A non-finite loss raises :class:`resode.NonFiniteError` after restoring the last
     finite parameters. Ctrl-C stops cleanly between steps: the model keeps the
     parameters of the last completed step and the History says 'interrupted'.

@@ -1,5 +1,5 @@
 // antisymmetric: f(x) = s((V - V^T - gamma I) x + b)   (Haber & Ruthotto's
-// stable ResNet, seed 001). It is the outer form with a derived matrix, so
+// stable ResNet, 2017). It is the outer form with a derived matrix, so
 // only the matrix and the chain rule back to V are new here.
 #pragma once
 

@@ -1,4 +1,4 @@
-// inner: f(x) = V s(x) + b   (neural-ODE lecture notes, seed 004)
+// inner: f(x) = V s(x) + b   (Veldman's neural-ODE lecture notes)
 #pragma once
 
 #include "resode/forms/common.hpp"

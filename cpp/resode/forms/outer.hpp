@@ -1,4 +1,4 @@
-// outer: f(x) = s(V x + b)   (E; Haber & Ruthotto; seeds 000, 003)
+// outer: f(x) = s(V x + b)   (E 2017; Haber & Ruthotto 2017)
 #pragma once
 
 #include "resode/forms/common.hpp"

@@ -1,4 +1,4 @@
-// resnet_d: f(x) = -A s(K x + b) + c   (ResNet-D of seed 002: with A >= 0
+// resnet_d: f(x) = -A s(K x + b) + c   (ResNet-D of Zhang & Schaeffer 2020: with A >= 0
 // entrywise, kept by the training loop's projection, the unbiased system decays).
 // Per layer V holds [K, A] and b holds [b, c].
 #pragma once

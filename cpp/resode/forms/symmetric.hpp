@@ -1,4 +1,5 @@
-// symmetric: f(x) = -V^T s(V x + b)   (gradient flow / ResNet-S; seeds 001, 002)
+// symmetric: f(x) = -V^T s(V x + b)   (a gradient flow, Celledoni et al. 2021;
+// ResNet-S of Zhang & Schaeffer 2020)
 #pragma once
 
 #include "resode/forms/common.hpp"
