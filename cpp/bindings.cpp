@@ -537,13 +537,16 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
 
     m.def(
         "block_size",
-        [](Index d, const py::dtype& dtype) {
+        [](Index d, const py::dtype& dtype, Index stored) {
             if (d < 1) throw py::value_error("d must be >= 1");
+            if (stored < 0) throw py::value_error("stored must be >= 0");
             if (!dtype.equal(py::dtype::of<double>()) && !dtype.equal(py::dtype::of<float>()))
                 throw py::type_error("dtype must be float32 or float64");
-            return resode::block_size(d, static_cast<std::size_t>(dtype.itemsize()));
+            return resode::block_size(d, static_cast<std::size_t>(dtype.itemsize()), stored);
         },
-        py::arg("d"), py::arg("dtype"), "Samples per block for state dimension d and this dtype.");
+        py::arg("d"), py::arg("dtype"), py::arg("stored") = 0,
+        "Samples per block for state dimension d and this dtype, when a sweep keeps `stored` d-vectors a sample "
+        "(L (1 + cached_arrays) for a network of L layers; 0: the size without that bound).");
 
     m.def("build_info", [] {
         py::dict info;

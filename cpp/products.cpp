@@ -6,10 +6,9 @@
 namespace resode::prod {
 namespace {
 
-// For d <= 8 the products run sample by sample with fixed-size D x D matrices
-// (unrolled, vectorised over D): at tiny d, packing for Eigen's GEMM cost more
-// than the arithmetic. The dimension is dispatched once per call; d = 16 gained
-// nothing (measured), so larger d use GEMM.
+// For d <= 8 the products are fixed-size D x D loops vectorised across the
+// block's samples: at tiny d, packing for Eigen's GEMM costs more than the
+// arithmetic. The dimension is dispatched once per call; larger d use GEMM.
 template <class Fn>
 bool with_small_dim(Index d, Fn&& fn) {
     switch (d) {
@@ -26,26 +25,26 @@ bool with_small_dim(Index d, Fn&& fn) {
 }
 
 // The small-d kernels are plain loops over fixed-size arrays, which the
-// compiler unrolls and vectorises: Eigen's fixed-size expressions did the same
-// but instantiated so much code per size that this file dominated the build.
+// compiler unrolls and vectorises across samples (a block's rows are
+// contiguous: types.hpp): Eigen's fixed-size expressions did the same but
+// instantiated so much code per size that this file dominated the build.
 
-// out_j = M x_j + c, or out_j += M x_j (Add), for the n columns (samples) x_j;
-// M[r][k] row by row. M x_j is summed over k in order, then c or out_j added.
+// Row r of out = M row r times x + c_r, or out row r += M row r times x (Add),
+// for the n columns (samples); M[r][k]. Each value is summed over k in order,
+// then c or out added.
 template <class T, int D, bool Add>
-void small_columns(T* __restrict out, const T (&M)[D][D], const T* __restrict x, Index n, const T (&c)[D]) {
+void small_rows(T* __restrict out, const T (&M)[D][D], const T* __restrict x, Index n, const T (&c)[D]) {
     for (Index j = 0; j < n; ++j) {
-        const T* xj = x + j * D;
-        T* oj = out + j * D;
-        T p[D];
-        for (int r = 0; r < D; ++r) p[r] = M[r][0] * xj[0];
-        for (int k = 1; k < D; ++k)
-            for (int r = 0; r < D; ++r) p[r] += M[r][k] * xj[k];
-        for (int r = 0; r < D; ++r) oj[r] = Add ? oj[r] + p[r] : p[r] + c[r];
+        for (int r = 0; r < D; ++r) {
+            T p = M[r][0] * x[j];
+            for (int k = 1; k < D; ++k) p += M[r][k] * x[k * n + j];
+            out[r * n + j] = Add ? out[r * n + j] + p : p + c[r];
+        }
     }
 }
 
-// out_j = M x_j + c (c: zero when null), or out_j += M x_j, for every column
-// (sample) j, with M = alpha A or alpha A^T; false when d is not small.
+// out = M x + c (c: zero when null), or out += M x, with M = alpha A or
+// alpha A^T; false when d is not small.
 template <class T>
 bool small_product(MatMap<T> out, CRowMap<T> A, bool transposed, T alpha, CMatMap<T> x, const T* c, bool add) {
     return with_small_dim(A.rows(), [&](auto D_) {
@@ -56,10 +55,47 @@ bool small_product(MatMap<T> out, CRowMap<T> A, bool transposed, T alpha, CMatMa
             shift[r] = c ? c[r] : T(0);
         }
         if (add)
-            small_columns<T, D, true>(out.data(), M, x.data(), x.cols(), shift);
+            small_rows<T, D, true>(out.data(), M, x.data(), x.cols(), shift);
         else
-            small_columns<T, D, false>(out.data(), M, x.data(), x.cols(), shift);
+            small_rows<T, D, false>(out.data(), M, x.data(), x.cols(), shift);
     });
+}
+
+// Sums over the n samples of a block run in kChains SIMD partial sums: a single
+// accumulator chains every sample's add on the previous one (its latency per
+// sample). The partial sums are added in a fixed order at the end, so that the
+// result depends on n only, not on the thread count or the data's alignment.
+template <class T> using Packet = typename Eigen::internal::packet_traits<T>::type;
+template <class T>
+inline constexpr int kWidth = Eigen::internal::unpacket_traits<Packet<T>>::size;
+inline constexpr int kChains = 2;
+
+// sum over j < n of u[j] v_c[j] for the D rows v_c = v + c n (or of u[j] alone,
+// D = 0), in kChains packets per sum and a scalar tail, into out[c]
+template <class T, int D>
+void lane_dots(const T* __restrict u, const T* __restrict v, Index n, T (&out)[D > 0 ? D : 1]) {
+    using namespace Eigen::internal;
+    using P = Packet<T>;
+    constexpr int W = kWidth<T>, step = W * kChains, rows = D > 0 ? D : 1;
+    P acc[rows][kChains];
+    for (int c = 0; c < rows; ++c)
+        for (int q = 0; q < kChains; ++q) acc[c][q] = pset1<P>(T(0));
+    const Index body = n / step * step;
+    for (Index j = 0; j < body; j += step)
+        for (int q = 0; q < kChains; ++q) {
+            const P a = ploadu<P>(u + j + q * W);
+            if constexpr (D == 0)
+                acc[0][q] = padd(acc[0][q], a);
+            else
+                for (int c = 0; c < D; ++c) acc[c][q] = pmadd(a, ploadu<P>(v + c * n + j + q * W), acc[c][q]);
+        }
+    for (int c = 0; c < rows; ++c) {
+        P total = acc[c][0];
+        for (int q = 1; q < kChains; ++q) total = padd(total, acc[c][q]);
+        T t = predux(total);
+        for (Index j = body; j < n; ++j) t += D == 0 ? u[j] : u[j] * v[c * n + j];
+        out[c] = t;
+    }
 }
 
 }  // namespace
@@ -104,56 +140,34 @@ void add_transpose(MatMap<T> out, T alpha, CRowMap<T> A, CMatMap<T> p) {
     out.noalias() += alpha * (A.transpose() * p);
 }
 
-// For small d, four columns at a time as one fixed-size D x 4 by 4 x D
-// product: a column at a time chained every sample's adds on the previous one
-// (their latency per sample); measured 1.5-4x faster for this loop at d = 2, 4
-// and 8, the same at d = 3. (Four separate accumulators instead were 1.3x
-// slower in float32.)
+// g(r, c) += alpha sum_j u(r, j) v(c, j): for small d, row r of u against
+// every row of v in one pass over the samples.
 template <class T>
 void add_outer(RowMap<T> g, T alpha, CMatMap<T> u, CMatMap<T> v) {
     if (u.rows() == v.rows() && with_small_dim(u.rows(), [&](auto D_) {
             constexpr int D = D_();
-            const T* us = u.data();
-            const T* vs = v.data();
             const Index n = u.cols();
-            T acc[D][D] = {};
-            Index j = 0;
-            for (; j + 4 <= n; j += 4) {
-                const T *u0 = us + j * D, *v0 = vs + j * D;
-                for (int r = 0; r < D; ++r)
-                    for (int c = 0; c < D; ++c)
-                        acc[r][c] += u0[r] * v0[c] + u0[D + r] * v0[D + c] + u0[2 * D + r] * v0[2 * D + c] +
-                                     u0[3 * D + r] * v0[3 * D + c];
+            for (int r = 0; r < D; ++r) {
+                T dots[D];
+                lane_dots<T, D>(u.data() + r * n, v.data(), n, dots);
+                for (int c = 0; c < D; ++c) g(r, c) += alpha * dots[c];
             }
-            for (; j < n; ++j)
-                for (int r = 0; r < D; ++r)
-                    for (int c = 0; c < D; ++c) acc[r][c] += us[j * D + r] * vs[j * D + c];
-            for (int r = 0; r < D; ++r)
-                for (int c = 0; c < D; ++c) g(r, c) += alpha * acc[r][c];
         }))
         return;
     g.noalias() += alpha * (u * v.transpose());
 }
 
-// For small d the columns go into four partial sums, added in a fixed order at
-// the end: one accumulator chains every column's add on the previous one (an
-// add's latency per sample); four run in parallel (8-15x faster for this loop,
-// measured). The order depends on the column count only: results stay
-// independent of the thread count.
+// g(r) += alpha sum_j u(r, j), in SIMD partial sums for small d.
 template <class T>
 void add_row_sums(VecMap<T> g, T alpha, CMatMap<T> u) {
     if (with_small_dim(u.rows(), [&](auto D_) {
             constexpr int D = D_();
-            const T* us = u.data();
             const Index n = u.cols();
-            T a[4][D] = {};
-            Index j = 0;
-            for (; j + 4 <= n; j += 4)
-                for (int q = 0; q < 4; ++q)
-                    for (int r = 0; r < D; ++r) a[q][r] += us[(j + q) * D + r];
-            for (; j < n; ++j)
-                for (int r = 0; r < D; ++r) a[0][r] += us[j * D + r];
-            for (int r = 0; r < D; ++r) g(r) += alpha * ((a[0][r] + a[1][r]) + (a[2][r] + a[3][r]));
+            for (int r = 0; r < D; ++r) {
+                T sum[1];
+                lane_dots<T, 0>(u.data() + r * n, nullptr, n, sum);
+                g(r) += alpha * sum[0];
+            }
         }))
         return;
     g.noalias() += alpha * u.rowwise().sum();

@@ -66,8 +66,9 @@ def test_a_trajectory_that_cannot_fit_is_refused_before_allocating(monkeypatch):
 
 
 def test_a_gradient_workspace_that_cannot_fit_is_refused(monkeypatch):
+    # 5000 layers at d = 17 keep 5000 x 2 arrays of 17 x 240 samples (a block): 326 MB
     monkeypatch.setattr(_validation, "available_memory", lambda: 50 * 2**20)  # 50 MiB
-    X, V, b = np.zeros((4096, 2)), np.zeros((5000, 2, 2)), np.zeros((5000, 2))
+    X, V, b = np.zeros((240, 17)), np.zeros((5000, 17, 17)), np.zeros((5000, 17))
     with pytest.raises(MemoryError, match="checkpoint_every='sqrt'"):
         resode.loss_and_grad(X, X, V, b)
     # the same problem fits with checkpoints, and loss() needs no workspace

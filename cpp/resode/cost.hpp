@@ -11,13 +11,15 @@ namespace resode {
 
 template <class T> using RowArr = Eigen::Array<T, 1, Eigen::Dynamic>;
 
-// Scratch of one thread for the head: logits / residuals (m x block) and one
-// value per sample.
+// Scratch of one thread for the head: logits / residuals (m x block), one
+// value per sample, and the block's targets.
 template <class T>
 struct HeadScratch {
-    HeadScratch(Index rows, Index block) : z(rows, block), per_sample(block) {}
+    HeadScratch(Index rows, Index block) : z(rows, block), per_sample(block), cols(block) {}
     Mat<T> z;
     RowArr<T> per_sample;
+    Mat<T> targets;  // m x block, gathered from the caller's (N, m) array
+    Index cols;
 };
 
 // Samples [start, start + n) of the cost's per-sample arrays.
@@ -25,8 +27,9 @@ template <class T>
 struct SampleSlice {
     const Cost<T>& cost;
     Index start, n;
+    const T* gathered = nullptr;  // the block's targets as a block (m x n), when the cost has targets
 
-    CMatMap<T> targets() const { return CMatMap<T>(cost.Y + start * cost.m, cost.m, n); }
+    CMatMap<T> targets() const { return CMatMap<T>(gathered, cost.m, n); }
     const std::int64_t* labels() const { return cost.labels + start; }
     // sum_i w_i v_i in double, w_i the sample weights (1 when absent)
     double weighted_sum(const RowArr<T>& v) const {
@@ -42,6 +45,17 @@ struct SampleSlice {
         m.array().rowwise() *= w;
     }
 };
+
+// The slice of samples [start, start + n), its targets (if any) gathered into
+// hs once: the running cost compares them with every layer's states.
+template <class T>
+SampleSlice<T> gather_targets(const Cost<T>& cost, Index start, Index n, HeadScratch<T>& hs) {
+    if (!cost.Y) return SampleSlice<T>{cost, start, n};
+    if (hs.targets.size() == 0) hs.targets.resize(cost.m, hs.cols);
+    MatMap<T> y(hs.targets.data(), cost.m, n);
+    y = CSampleMap<T>(cost.Y + start * cost.m, cost.m, n);
+    return SampleSlice<T>{cost, start, n, y.data()};
+}
 
 // Phi over a block of final states x (d x n). When p is given, writes
 // p_{L+1}; when dW is given also the block's dW (m x d) and dmu (m).

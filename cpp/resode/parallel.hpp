@@ -63,13 +63,22 @@ inline int thread_id() {
 // Measured in float64 (alternating runs, medians): a floor of 128 samples made
 // d = 256 about 12 % faster than 64; this rule's 256, 512 and 512 samples at
 // d = 64, 128 and 256 then gained 3-10 % over 128, and 1024 lost at d = 256.
-inline Index block_size(Index d, std::size_t elem_size) {
+// For d <= 16, a sweep that keeps `stored` d-vectors per sample (the states
+// and caches of L layers) takes fewer samples, down to 64, so that they stay
+// within about 1 MiB (L2): at d = 4 and L = 200 a block of 2048 samples kept
+// 13 MB a thread, and every layer of the backward sweep came from memory.
+// Every sweep of one network takes the same size: per-sample results, and the
+// order of sums over samples, then do not depend on which sweep computed them.
+inline Index block_size(Index d, std::size_t elem_size, Index stored = 0) {
     d = std::max<Index>(d, 1);
     const Index size = std::max<Index>(static_cast<Index>(elem_size), 1);
     // two divisions: d * elem_size could overflow
     const Index in_l1 = std::clamp<Index>(Index(32) * 1024 / d / size / 16 * 16, 128, 2048);
     const Index amortising = std::min<Index>(Index(1024) * 1024 / d / size, d < 512 ? 4 * d : 2048) / 16 * 16;
-    return std::max(in_l1, std::min<Index>(amortising, 2048));
+    const Index base = std::max(in_l1, std::min<Index>(amortising, 2048));
+    if (d > 16 || stored <= 0) return base;
+    const Index in_l2 = Index(1024) * 1024 / d / size / stored / 16 * 16;
+    return std::clamp<Index>(in_l2, 64, base);
 }
 
 struct RunOptions {

@@ -107,27 +107,31 @@ void forward_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Inde
                    const RunOptions& opt) {
     const Index d = net.d, L = net.L;
     const Layers<typename Scheme::Field, T> layers(net);
-    const BlockRange blocks{N, block_size(d, sizeof(T))};
+    const BlockRange blocks{N, block_size(d, sizeof(T), L * (1 + scheme.cached()))};
     Overflow overflow;
     struct Workspace {
         Scratch<T> scratch;
+        Mat<T> states;  // the block's input and its running state
         Overflow overflow;
     };
-    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), {}}; };
+    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), Mat<T>(d, 2 * blocks.capacity()), {}}; };
     auto body = [&](Index blk, Workspace& w, StopToken& stop) {
         const Index n = blocks.cols(blk), start = blocks.start(blk);
         w.scratch.set_cols(n);
         w.overflow = Overflow{};
-        const CMatMap<T> x0(X + start * d, d, n);
-        // x_k of the block: its slab of the trajectory, or (forward) the
-        // block of `out`, updated in place
-        auto slab = [&](Index k) { return MatMap<T>(out + (trajectory ? k * N * d : 0) + start * d, d, n); };
-        slab(0) = x0;
+        MatMap<T> x0(w.states.data(), d, n), x(w.states.data() + d * blocks.capacity(), d, n);
+        // x_k of the block in the caller's (N, d) array: its slab of the trajectory, or the output
+        auto slab = [&](Index k) { return SampleMap<T>(out + (trajectory ? k * N * d : 0) + start * d, d, n); };
+        x0 = CSampleMap<T>(X + start * d, d, n);
+        x = x0;
+        if (trajectory) slab(0) = x;
         for (Index k = 0; k < L; ++k) {
-            layer_step(scheme, net, layers[k], as_const(slab(k)), slab(k + 1), w.scratch);
+            layer_step(scheme, net, layers[k], as_const(x), x, w.scratch);
+            if (trajectory) slab(k + 1) = x;
             if (stop.poll()) return;
         }
-        if (!slab(L).allFinite()) w.overflow = locate_overflow(scheme, net, layers, x0, slab(L), w.scratch);
+        if (!trajectory) slab(L) = x;
+        if (!x.allFinite()) w.overflow = locate_overflow(scheme, net, layers, as_const(x0), x, w.scratch);
     };
     auto reduce = [&](Index, Workspace& w) { overflow.merge(w.overflow); };
     ordered_blocks(blocks.count(), opt, make, body, reduce);
@@ -169,7 +173,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
     const bool tracking = cost.w1 > 0;
     const T h = net.h, w1h = T(cost.w1) * net.h;
     const Layers<Field, T> layers(net);
-    const BlockRange blocks{N, block_size(d, sizeof(T))};
+    const BlockRange blocks{N, block_size(d, sizeof(T), L * (1 + scheme.cached()))};
 
     struct Workspace {
         Workspace(Index d_, Index cols, Index head_rows) : scratch(d_, cols), head(head_rows, cols) {}
@@ -181,6 +185,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
                              // last slot the running state of the forward sweep
         Mat<T> cache;        // gradient: what each layer's step keeps for its adjoint
         Mat<T> p;
+        Mat<T> input;            // the block's inputs x_0
         Vec<T> gV, gb, gW, gmu;  // the block's gradient contributions
         double loss = 0;
         Overflow overflow;
@@ -188,6 +193,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
     auto make = [&] {
         const Index cols = blocks.capacity();
         Workspace w(d, cols, std::max(m, d));
+        w.input.resize(d, cols);
         w.states.resize(d, (reversible ? 2 : want_grad ? seg : 1) * cols);
         if (recompute) w.checkpoints.resize(d, (n_segments + 1) * cols);
         if (want_grad) {
@@ -213,8 +219,9 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         w.scratch.set_cols(n);
         w.loss = 0;
         w.overflow = Overflow{};
-        const SampleSlice<T> slice{cost, start, n};
-        const CMatMap<T> x0(X + start * d, d, n);
+        const SampleSlice<T> slice = gather_targets(cost, start, n, w.head);
+        MatMap<T> x0(w.input.data(), d, n);
+        x0 = CSampleMap<T>(X + start * d, d, n);
         // Slabs sit at multiples of the workspace's columns (a multiple of 64 bytes), not of
         // this block's n columns: Eigen picks alignment-dependent code paths that
         // round differently, and a state must be computed alike wherever it lives
@@ -229,10 +236,10 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         // checkpoint) for k = k0, then the segment's slabs of w.states
         auto segment_state = [&](Index k0, Index k) -> MatMap<T> {
             if (k > k0) return slab(w.states, k - k0 - 1);
-            if (k == 0) return MatMap<T>(const_cast<T*>(x0.data()), d, n);  // read only
+            if (k == 0) return x0;
             return slab(w.checkpoints, k0 / seg);
         };
-        auto costate = [&](Index k) { return MatMap<T>(grads->P + k * N * d + start * d, d, n); };
+        auto costate = [&](Index k) { return SampleMap<T>(grads->P + k * N * d + start * d, d, n); };
 
         // Forward sweep. Stored: every state (gradient), the checkpoints
         // (recomputing), or nothing but the current state (loss only, reversible).
@@ -241,7 +248,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         const Index last = recompute ? n_segments : 0;  // the slot of the running state
         auto forward_state = [&](Index k) -> MatMap<T> {
             if (keep_all) return segment_state(0, k);
-            if (k == 0) return MatMap<T>(const_cast<T*>(x0.data()), d, n);
+            if (k == 0) return x0;
             return slab(running_buf, last);
         };
         double running = 0;
@@ -254,7 +261,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         }
         const MatMap<T> x_final = forward_state(L);
         if (!x_final.allFinite()) {
-            w.overflow = locate_overflow(scheme, net, layers, x0, x_final, w.scratch);
+            w.overflow = locate_overflow(scheme, net, layers, as_const(x0), x_final, w.scratch);
             return;
         }
         T* p_data = want_grad ? w.p.data() : nullptr;
@@ -278,7 +285,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
             if (net.project) p.array() *= (x_next.array() > T(0)).template cast<T>();
             scheme.adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, cache(k));
             if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
-            if (cost.state_cotangents) p += CMatMap<T>(cost.state_cotangents + (k * N + start) * d, d, n);
+            if (cost.state_cotangents) p += CSampleMap<T>(cost.state_cotangents + (k * N + start) * d, d, n);
             if (grads->P) costate(k) = p;
         };
         if (reversible) {
@@ -307,7 +314,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
                 }
             }
         }
-        if (grads->dX) MatMap<T>(grads->dX + start * d, d, n) = p;
+        if (grads->dX) SampleMap<T>(grads->dX + start * d, d, n) = p;
     };
 
     auto add = [](std::vector<double>& acc, const Vec<T>& v) {
@@ -373,44 +380,46 @@ void tangent_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Inde
     const Layers<Field, T> layers(net);
     std::optional<Layers<Field, T>> dlayers;
     if (dV) dlayers.emplace(net, dV, db, T(0));  // derived data is linear in V (gamma enters only the value)
-    const BlockRange blocks{N, block_size(d, sizeof(T))};
+    const BlockRange blocks{N, block_size(d, sizeof(T), L * (1 + scheme.cached()))};
     Overflow overflow;
     struct Workspace {
         Scratch<T> scratch;
-        Mat<T> x;
+        Mat<T> states;  // the block's input x_0, its state x and tangent xdot
         Overflow overflow;
         Index tangent_overflow = 0;
     };
-    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), Mat<T>(d, blocks.capacity()), {}, 0}; };
+    auto make = [&] { return Workspace{Scratch<T>(d, blocks.capacity()), Mat<T>(d, 3 * blocks.capacity()), {}, 0}; };
     auto body = [&](Index blk, Workspace& w, StopToken& stop) {
-        const Index n = blocks.cols(blk), start = blocks.start(blk);
+        const Index n = blocks.cols(blk), start = blocks.start(blk), stride = d * blocks.capacity();
         w.scratch.set_cols(n);
         w.overflow = Overflow{};
         w.tangent_overflow = 0;
-        const CMatMap<T> x0(X + start * d, d, n);
-        MatMap<T> x = x_out ? MatMap<T>(x_out + start * d, d, n) : MatMap<T>(w.x.data(), d, n);
-        auto slab = [&](Index k) { return MatMap<T>(out + (per_layer ? k * N * d : 0) + start * d, d, n); };
+        MatMap<T> x0(w.states.data(), d, n), x(w.states.data() + stride, d, n), xd(w.states.data() + 2 * stride, d, n);
+        // the tangent of x_k in the caller's array: its slab of every layer's, or the output
+        auto slab = [&](Index k) { return SampleMap<T>(out + (per_layer ? k * N * d : 0) + start * d, d, n); };
+        x0 = CSampleMap<T>(X + start * d, d, n);
         x = x0;
         if (Xdot)
-            slab(0) = CMatMap<T>(Xdot + start * d, d, n);
+            xd = CSampleMap<T>(Xdot + start * d, d, n);
         else
-            slab(0).setZero();
+            xd.setZero();
+        if (per_layer) slab(0) = xd;
         for (Index k = 0; k < L; ++k) {
-            if (per_layer) slab(k + 1) = slab(k);
-            MatMap<T> xd = slab(k + 1);
             const Layer<T> dl = dlayers ? (*dlayers)[k] : Layer<T>{};
             scheme.tangent(layers[k], dlayers ? &dl : nullptr, net.activation, x, xd, net.h, w.scratch);
             if (net.project) {
                 xd.array() *= (x.array() > T(0)).template cast<T>();
                 relu_in_place(x);
             }
+            if (per_layer) slab(k + 1) = xd;
             if (stop.poll()) return;
         }
+        if (!per_layer) slab(L) = xd;
+        if (x_out) SampleMap<T>(x_out + start * d, d, n) = x;
         if (!x.allFinite()) {
-            MatMap<T> buf(w.x.data(), d, n);
-            w.overflow = locate_overflow(scheme, net, layers, x0, buf, w.scratch);
-        } else if (!slab(L).allFinite()) {
-            w.tangent_overflow += nonfinite_columns(as_const(slab(L)));
+            w.overflow = locate_overflow(scheme, net, layers, as_const(x0), x, w.scratch);
+        } else if (!xd.allFinite()) {
+            w.tangent_overflow += nonfinite_columns(as_const(xd));
         }
     };
     Index tangent_overflow = 0;
@@ -433,32 +442,34 @@ double layer_hamiltonian_sweep(const Network<T>& net, const T* X, const T* P, In
                                const RunOptions& opt) {
     const Index d = net.d, vs = Field::v_size(d), bs = Field::b_size(d);
     const Layers<Field, T> layers(net);
-    const BlockRange blocks{N, block_size(d, sizeof(T))};
+    const BlockRange blocks{N, block_size(d, sizeof(T), 1 + Field::kCached)};
     struct Workspace {
         Scratch<T> scratch;
-        Mat<T> f, cache, sink;
+        Mat<T> x, p, f, cache, sink;
         Vec<T> gV, gb;
         double value = 0;
     };
     auto make = [&] {
         const Index cols = blocks.capacity();
-        return Workspace{Scratch<T>(d, cols), Mat<T>(d, cols), Mat<T>(d, Field::kCached * cols),
-                         Mat<T>(d, cols),     Vec<T>(vs),      Vec<T>(bs)};
+        return Workspace{
+            Scratch<T>(d, cols), Mat<T>(d, cols), Mat<T>(d, cols), Mat<T>(d, cols), Mat<T>(d, Field::kCached * cols),
+            Mat<T>(d, cols),     Vec<T>(vs),      Vec<T>(bs)};
     };
     std::vector<double> acc_V(vs, 0.0), acc_b(bs, 0.0);
     double value = 0;
     auto body = [&](Index blk, Workspace& w, StopToken&) {
         const Index n = blocks.cols(blk), start = blocks.start(blk);
         w.scratch.set_cols(n);
-        const CMatMap<T> x(X + start * d, d, n), p(P + start * d, d, n);
-        MatMap<T> f(w.f.data(), d, n), sink(w.sink.data(), d, n);
-        Field::field(layers[0], net.activation, x, f, w.scratch, w.cache.data());
+        MatMap<T> x(w.x.data(), d, n), p(w.p.data(), d, n), f(w.f.data(), d, n), sink(w.sink.data(), d, n);
+        x = CSampleMap<T>(X + start * d, d, n);
+        p = CSampleMap<T>(P + start * d, d, n);
+        Field::field(layers[0], net.activation, as_const(x), f, w.scratch, w.cache.data());
         w.value = (f.array() * p.array()).template cast<double>().sum();
         w.gV.setZero();
         w.gb.setZero();
         sink.setZero();  // the input cotangent, not wanted here
-        Field::adjoint(layers[0], net.activation, x, p, sink, T(1), LayerGrad<T>{w.gV.data(), w.gb.data(), d},
-                       w.scratch, w.cache.data());
+        Field::adjoint(layers[0], net.activation, as_const(x), as_const(p), sink, T(1),
+                       LayerGrad<T>{w.gV.data(), w.gb.data(), d}, w.scratch, w.cache.data());
     };
     auto reduce = [&](Index, Workspace& w) {
         value += w.value;

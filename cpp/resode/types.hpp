@@ -13,11 +13,18 @@ namespace resode {
 
 using Index = Eigen::Index;
 
-// A block of samples is a column-major d x n matrix: the (N, d) C-order array
-// of NumPy seen from Eigen, so blocks of consecutive samples map without copy.
-template <class T> using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+// A block of n samples is a d x n matrix stored row by row ("structure of
+// arrays": row i is state component i of the block's samples, contiguous), so
+// that elementwise passes and small d x d products run as SIMD across samples.
+// NumPy's (N, d) C-order arrays hold samples one after another ("array of
+// structures"): seen from Eigen, a d x n column-major matrix (SampleMap). A
+// sweep gathers its inputs into blocks and scatters its outputs back once per
+// block, not per layer.
+template <class T> using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <class T> using MatMap = Eigen::Map<Mat<T>>;
 template <class T> using CMatMap = Eigen::Map<const Mat<T>>;
+template <class T> using SampleMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>;
+template <class T> using CSampleMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>;
 // Weights are (d, d) / (m, d) C-order in NumPy, hence row-major here.
 template <class T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -228,10 +228,16 @@ def _workspace_per_thread(net, every: int, n: int) -> tuple[int, int]:
     or about L / c + 2c)."""
     d = net.X.shape[1]
     L = net.n_layers
-    cols = min(_core.block_size(d, net.X.dtype), -(-max(n, 1) // 16) * 16)
-    stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
     arrays = 1 + _core.cached_arrays(net.form, net.scheme)  # a state and the step's cache
+    cols = min(_block_size(net), -(-max(n, 1) // 16) * 16)
+    stored = L if every == 0 else -(-L // every) + 2 * min(every, L)
     return stored, stored * arrays * d * cols * net.X.itemsize
+
+
+def _block_size(net) -> int:
+    """Samples per block of the network's sweeps (the kernels' own rule, parallel.hpp)."""
+    stored = net.n_layers * (1 + _core.cached_arrays(net.form, net.scheme))
+    return _core.block_size(net.X.shape[1], net.X.dtype, stored)
 
 
 # vjp stores every state of a block while that needs at most this per thread
@@ -250,12 +256,11 @@ def _check_gradient_workspace(net, every: int, n: int) -> None:
     Each thread keeps, per block, the states and the steps' caches of the layers it
     stores (all L, or about L / c + 2c with checkpoint_every = c).
     """
-    d = net.X.shape[1]
     stored, per_thread = _workspace_per_thread(net, every, n)
     if per_thread * (net.threads or _cpu_count()) < 256 * 2**20:
         return  # the usual case: not worth reading /proc on every training step
     threads = net.threads or build_info()["threads"]
-    threads = min(threads, -(-max(n, 1) // _core.block_size(d, net.X.dtype)))
+    threads = min(threads, -(-max(n, 1) // _block_size(net)))
     nbytes = threads * per_thread
     try:
         v.check_fits(f"the gradient workspace ({threads} threads x {stored} stored states)", nbytes)
