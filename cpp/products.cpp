@@ -61,14 +61,18 @@ bool small_product(MatMap<T> out, CRowMap<T> A, bool transposed, T alpha, CMatMa
     });
 }
 
-// Sums over the n samples of a block run in kChains SIMD partial sums: a single
+// Sums over the n samples of a block run in SIMD partial sums, about four
+// independent ones in all (chains = 4 / D per sum, at least 1): a single
 // accumulator chains every sample's add on the previous one (its latency per
 // sample). The partial sums are added in a fixed order at the end, so that the
 // result depends on n only, not on the thread count or the data's alignment.
 template <class T> using Packet = typename Eigen::internal::packet_traits<T>::type;
 template <class T>
 inline constexpr int kWidth = Eigen::internal::unpacket_traits<Packet<T>>::size;
-inline constexpr int kChains = 2;
+template <int D>
+inline constexpr int kChains = D == 0   ? 4
+                               : D >= 4 ? 1
+                                        : 4 / D;
 
 // sum over j < n of u[j] v_c[j] for the D rows v_c = v + c n (or of u[j] alone,
 // D = 0), in kChains packets per sum and a scalar tail, into out[c]
@@ -76,13 +80,13 @@ template <class T, int D>
 void lane_dots(const T* __restrict u, const T* __restrict v, Index n, T (&out)[D > 0 ? D : 1]) {
     using namespace Eigen::internal;
     using P = Packet<T>;
-    constexpr int W = kWidth<T>, step = W * kChains, rows = D > 0 ? D : 1;
-    P acc[rows][kChains];
+    constexpr int W = kWidth<T>, chains = kChains<D>, step = W * chains, rows = D > 0 ? D : 1;
+    P acc[rows][chains];
     for (int c = 0; c < rows; ++c)
-        for (int q = 0; q < kChains; ++q) acc[c][q] = pset1<P>(T(0));
+        for (int q = 0; q < chains; ++q) acc[c][q] = pset1<P>(T(0));
     const Index body = n / step * step;
     for (Index j = 0; j < body; j += step)
-        for (int q = 0; q < kChains; ++q) {
+        for (int q = 0; q < chains; ++q) {
             const P a = ploadu<P>(u + j + q * W);
             if constexpr (D == 0)
                 acc[0][q] = padd(acc[0][q], a);
@@ -91,7 +95,7 @@ void lane_dots(const T* __restrict u, const T* __restrict v, Index n, T (&out)[D
         }
     for (int c = 0; c < rows; ++c) {
         P total = acc[c][0];
-        for (int q = 1; q < kChains; ++q) total = padd(total, acc[c][q]);
+        for (int q = 1; q < chains; ++q) total = padd(total, acc[c][q]);
         T t = predux(total);
         for (Index j = body; j < n; ++j) t += D == 0 ? u[j] : u[j] * v[c * n + j];
         out[c] = t;

@@ -67,15 +67,16 @@ double terminal_cost(const SampleSlice<T>& sl, CMatMap<T> x, T* p_out, T* dW_out
 template <class T>
 double tracking_cost(const SampleSlice<T>& sl, CMatMap<T> x, HeadScratch<T>& hs);
 
-// p += alpha w_i (x_i - y_i): the running cost's term in the adjoint.
+// p += alpha w_i (x_i - y_i): the running cost's term in the adjoint; returns
+// tracking_cost(sl, x, hs), bitwise, from the same pass.
 template <class T>
-void add_tracking_adjoint(const SampleSlice<T>& sl, CMatMap<T> x, MatMap<T> p, T alpha);
+double add_tracking_adjoint(const SampleSlice<T>& sl, CMatMap<T> x, MatMap<T> p, T alpha, HeadScratch<T>& hs);
 
 // Compiled once (cost.cpp), not in every form's translation unit: a call covers a block.
 #define RESODE_COSTS(T, EXTERN)                                                                              \
     EXTERN template double terminal_cost<T>(const SampleSlice<T>&, CMatMap<T>, T*, T*, T*, HeadScratch<T>&); \
     EXTERN template double tracking_cost<T>(const SampleSlice<T>&, CMatMap<T>, HeadScratch<T>&);             \
-    EXTERN template void add_tracking_adjoint<T>(const SampleSlice<T>&, CMatMap<T>, MatMap<T>, T);
+    EXTERN template double add_tracking_adjoint<T>(const SampleSlice<T>&, CMatMap<T>, MatMap<T>, T, HeadScratch<T>&);
 RESODE_COSTS(float, extern)
 RESODE_COSTS(double, extern)
 

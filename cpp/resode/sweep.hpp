@@ -171,6 +171,12 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
     const Index n_segments = (L + seg - 1) / seg;
     const bool has_head_params = resode::has_head_params(cost.head);
     const bool tracking = cost.w1 > 0;
+    // With gradients, the running cost of x_k is summed in the backward sweep, in
+    // the pass that adds its adjoint term (one pass over the states and targets
+    // fewer a layer), and the layers' terms are added in forward order at the end,
+    // so that J is bitwise the loss-only sweep's. Reversible runs reconstruct the
+    // states, so their running cost stays in the forward sweep.
+    const bool running_backward = tracking && want_grad && !reversible;
     const T h = net.h, w1h = T(cost.w1) * net.h;
     const Layers<Field, T> layers(net);
     const BlockRange blocks{N, block_size(d, sizeof(T), L * (1 + scheme.cached()))};
@@ -185,8 +191,9 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
                              // last slot the running state of the forward sweep
         Mat<T> cache;        // gradient: what each layer's step keeps for its adjoint
         Mat<T> p;
-        Mat<T> input;            // the block's inputs x_0
-        Vec<T> gV, gb, gW, gmu;  // the block's gradient contributions
+        Mat<T> input;                 // the block's inputs x_0
+        Vec<T> gV, gb, gW, gmu;       // the block's gradient contributions
+        std::vector<double> running;  // running_backward: each layer's running cost
         double loss = 0;
         Overflow overflow;
     };
@@ -199,6 +206,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         if (want_grad) {
             w.cache.resize(d, seg * scheme.cached() * cols);
             w.p.resize(d, cols);
+            if (running_backward) w.running.resize(static_cast<std::size_t>(L));
             w.gV.resize(G * vs);
             w.gb.resize(G * bs);
             if (has_head_params) {
@@ -256,7 +264,8 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
             layer_step(scheme, net, layers[k], as_const(forward_state(k)), forward_state(k + 1), w.scratch,
                        keep_all ? cache(k) : nullptr);
             if (recompute && (k + 1) % seg == 0 && k + 1 < L) slab(w.checkpoints, (k + 1) / seg) = forward_state(k + 1);
-            if (tracking && k + 1 < L) running += tracking_cost(slice, as_const(forward_state(k + 1)), w.head);
+            if (tracking && !running_backward && k + 1 < L)
+                running += tracking_cost(slice, as_const(forward_state(k + 1)), w.head);
             if (stop.poll()) return;
         }
         const MatMap<T> x_final = forward_state(L);
@@ -265,9 +274,10 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
             return;
         }
         T* p_data = want_grad ? w.p.data() : nullptr;
-        w.loss = terminal_cost(slice, as_const(x_final), p_data, has_head_params && want_grad ? w.gW.data() : nullptr,
-                               has_head_params && want_grad ? w.gmu.data() : nullptr, w.head) +
-                 double(w1h) * running;
+        const double terminal =
+            terminal_cost(slice, as_const(x_final), p_data, has_head_params && want_grad ? w.gW.data() : nullptr,
+                          has_head_params && want_grad ? w.gmu.data() : nullptr, w.head);
+        w.loss = terminal + double(w1h) * running;
         if (!want_grad) return;
 
         // Backward sweep, segment by segment from the last (reversible: layer by
@@ -284,7 +294,10 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
             }
             if (net.project) p.array() *= (x_next.array() > T(0)).template cast<T>();
             scheme.adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, cache(k));
-            if (tracking && k >= 1) add_tracking_adjoint(slice, x, p, w1h);
+            if (tracking && k >= 1) {
+                const double term = add_tracking_adjoint(slice, x, p, w1h, w.head);
+                if (running_backward) w.running[static_cast<std::size_t>(k)] = term;
+            }
             if (cost.state_cotangents) p += CSampleMap<T>(cost.state_cotangents + (k * N + start) * d, d, n);
             if (grads->P) costate(k) = p;
         };
@@ -315,6 +328,10 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
             }
         }
         if (grads->dX) SampleMap<T>(grads->dX + start * d, d, n) = p;
+        if (running_backward) {
+            for (Index k = 1; k < L; ++k) running += w.running[static_cast<std::size_t>(k)];
+            w.loss = terminal + double(w1h) * running;
+        }
     };
 
     auto add = [](std::vector<double>& acc, const Vec<T>& v) {
