@@ -4,10 +4,10 @@ around them (the training loop, validation, the opening layer, the optimiser).
 Fits ``ResNetODEClassifier`` with its defaults on a ``make_classification``
 data set and reports the share of the fit spent inside the compiled kernels
 and the Python time per mini-batch step, measured two ways: a plain fit with
-the kernel calls timed (``time.perf_counter`` around each call of
-``resode._core``), and a fit under cProfile, whose own overhead falls on the
-Python side (so its Python share is an upper bound) and which names where the
-Python time goes.
+the compiled calls timed (``time.perf_counter`` around each call of a function
+of ``resode._core``: the sweeps, the opening layer, the optimiser step), and a
+fit under cProfile, whose own overhead falls on the Python side (so its Python
+share is an upper bound) and which names where the Python time goes.
 
     python bench/learner_profile.py --samples 100000 --features 20
 """
@@ -57,7 +57,12 @@ def main(argv=None) -> int:
 
         return call
 
-    saved = {name: getattr(_core, name) for name in ("cost", "forward", "activation")}
+    # every compiled function: the sweeps, the opening layer, the optimiser step
+    saved = {
+        name: fn
+        for name, fn in vars(_core).items()
+        if callable(fn) and not name.startswith("_") and not isinstance(fn, type)
+    }
     for name, fn in saved.items():
         setattr(_core, name, timed(fn))
     try:

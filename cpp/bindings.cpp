@@ -4,6 +4,7 @@
 // GIL, runs a kernel, and maps its errors to Python exceptions.
 #include "resode/activations.hpp"
 #include "resode/api.hpp"
+#include "resode/opening.hpp"
 #include "resode/optimisers.hpp"
 
 #include <pybind11/numpy.h>
@@ -399,6 +400,59 @@ void adam_impl(const std::vector<py::array>& params, const std::vector<py::array
     }
 }
 
+// The opening layer's arrays: X (N, p), K0 (d, p), c0 (d,), of one dtype.
+struct OpeningShape { Index N, p, d; };
+template <class T>
+OpeningShape opening_shape(const py::array& X, const py::array& K0, const py::array& c0) {
+    if (X.ndim() != 2 || K0.ndim() != 2) throw py::value_error("X and K0 must be 2-D");
+    const OpeningShape s{X.shape(0), X.shape(1), K0.shape(0)};
+    checked<T>(X, "X", {s.N, s.p});
+    checked<T>(K0, "K0", {s.d, s.p});
+    checked<T>(c0, "c0", {s.d});
+    return s;
+}
+
+template <class T>
+py::tuple opening_forward_impl(const py::array& X, const py::array& K0, const py::array& c0, const std::string& name) {
+    const auto a = resode::parse_activation(name);
+    const OpeningShape s = opening_shape<T>(X, K0, c0);
+    py::array_t<T> z({s.N, s.d});
+    py::array_t<T> x1 = a == resode::Activation::Identity ? z : py::array_t<T>({s.N, s.d});
+    T* zd = z.mutable_data();
+    T* x1d = x1.mutable_data();
+    without_gil([&] {
+        resode::opening::forward(a, static_cast<const T*>(X.data()), s.N, s.p, static_cast<const T*>(K0.data()),
+                                 static_cast<const T*>(c0.data()), s.d, zd, x1d);
+    });
+    return py::make_tuple(x1, z);
+}
+
+template <class T>
+py::tuple opening_backward_impl(const py::array& X, const py::array& K0, const py::array& c0, const py::array& z,
+                                const py::array& p1, const std::string& name, double weight, bool input_grad) {
+    const auto a = resode::parse_activation(name);
+    const OpeningShape s = opening_shape<T>(X, K0, c0);
+    checked<T>(z, "z", {s.N, s.d});
+    checked<T>(p1, "p1", {s.N, s.d});
+    T* q = writeable<T>(p1, "p1");
+    py::array_t<T> dK0({s.d, s.p}), dc0(std::vector<py::ssize_t>{s.d});
+    py::object dX = py::none();
+    T* dXd = nullptr;
+    if (input_grad) {
+        auto aX = py::array_t<T>({s.N, s.p});
+        dXd = aX.mutable_data();
+        dX = aX;
+    }
+    T* dK0d = dK0.mutable_data();
+    T* dc0d = dc0.mutable_data();
+    without_gil([&] {
+        resode::opening::backward(a, static_cast<const T*>(X.data()), s.N, s.p, static_cast<const T*>(K0.data()),
+                                  static_cast<const T*>(c0.data()), s.d, static_cast<const T*>(z.data()), q, T(weight),
+                                  dK0d, dc0d, dXd);
+    });
+    return py::make_tuple(dK0, dc0, dX);
+}
+
 std::string simd_instruction_sets() { return Eigen::SimdInstructionSetsInUse(); }
 
 }  // namespace
@@ -508,6 +562,28 @@ RESODE_PYBIND11_MODULE(RESODE_MODULE, m) {
         },
         py::arg("x"), py::arg("name"), py::arg("derivative") = false,
         "s(x) or s'(x) elementwise, as the kernels compute it (float32 or float64, C order, any shape).");
+
+    m.def(
+        "opening_forward",
+        [](const py::array& X, const py::array& K0, const py::array& c0, const std::string& activation) {
+            if (X.dtype().equal(py::dtype::of<float>())) return opening_forward_impl<float>(X, K0, c0, activation);
+            return opening_forward_impl<double>(X, K0, c0, activation);
+        },
+        py::arg("X"), py::arg("K0"), py::arg("c0"), py::arg("activation"),
+        "(x1, z): the opening layer's z = X K0^T + c0 and x1 = s0(z) (the same array for the identity).");
+
+    m.def(
+        "opening_backward",
+        [](const py::array& X, const py::array& K0, const py::array& c0, const py::array& z, const py::array& p1,
+           const std::string& activation, double weight, bool input_grad) {
+            if (X.dtype().equal(py::dtype::of<float>()))
+                return opening_backward_impl<float>(X, K0, c0, z, p1, activation, weight, input_grad);
+            return opening_backward_impl<double>(X, K0, c0, z, p1, activation, weight, input_grad);
+        },
+        py::arg("X"), py::arg("K0"), py::arg("c0"), py::arg("z"), py::arg("p1"), py::arg("activation"),
+        py::arg("weight"), py::arg("input_grad"),
+        "(dK0, dc0, dX or None) from the costate p1 = dJ/dx1, which is overwritten with p1 * s0'(z); the "
+        "penalty's gradient weight (K0, c0) is added.");
 
     m.def(
         "adam_step",

@@ -205,3 +205,23 @@ def test_analysis_and_plots_use_the_opened_states(tmp_path):
     rplot.trajectories(m, X, y, save=tmp_path / "paths.png")
     rplot.grid_deformation(m, X=X, labels=y, save=tmp_path / "grid.png")
     assert (tmp_path / "regions.png").stat().st_size > 0
+
+
+def test_opening_bindings_refuse_mismatched_arrays():
+    from resode import _core
+
+    X, K0, c0 = np.zeros((5, 3)), np.zeros((4, 3)), np.zeros(4)
+    with pytest.raises(ValueError, match="K0"):
+        _core.opening_forward(X, np.zeros((4, 2)), c0, "tanh")
+    with pytest.raises(ValueError, match="c0"):
+        _core.opening_forward(X, K0, np.zeros(3), "tanh")
+    with pytest.raises(TypeError, match="dtype"):
+        _core.opening_forward(X, K0.astype(np.float32), c0, "tanh")
+    x1, z = _core.opening_forward(X, K0, c0, "identity")
+    assert x1 is z
+    frozen = np.zeros((5, 4))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        _core.opening_backward(X, K0, c0, z, frozen, "tanh", 0.0, False)
+    with pytest.raises(ValueError, match="p1"):
+        _core.opening_backward(X, K0, c0, z, np.zeros((5, 3)), "tanh", 0.0, False)

@@ -91,6 +91,19 @@ def layer_hamiltonian(
 
 # s(x) or its derivative elementwise, float32 or float64, any shape
 def activation(x: np.ndarray, name: str, derivative: bool = False) -> np.ndarray: ...
+def opening_forward(
+    X: np.ndarray, K0: np.ndarray, c0: np.ndarray, activation: str
+) -> tuple[np.ndarray, np.ndarray]: ...
+def opening_backward(
+    X: np.ndarray,
+    K0: np.ndarray,
+    c0: np.ndarray,
+    z: np.ndarray,
+    p1: np.ndarray,
+    activation: str,
+    weight: float,
+    input_grad: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]: ...
 def adam_step(
     params: list[np.ndarray],
     grads: list[np.ndarray],

@@ -367,9 +367,15 @@ class ShardedObjective:
         X0, Y0 = v.no_samples(m.dtype, features, m.head, m.head_rows or m.dim)
         return m.cost_on(X0, Y0, penalty_scale=1.0 / self.n, grad=grad, threads=self.threads)
 
+    def begin_epoch(self, order: np.ndarray | None) -> None:
+        """The epoch's order of the samples (None: as given); a batch is a slice of it."""
+        self._order = np.arange(self.n) if order is None else order
+
     def __call__(self, idx=None, input_grad=False):
         if input_grad:
             raise ValueError("input_grad is not available in resode.distributed")
+        if isinstance(idx, slice):
+            idx = self._order[idx]
         if idx is None:
             per_shard = None
             options = {"weight_scale": 1.0 / self.n}

@@ -319,10 +319,7 @@ class ResNetODE:
         if not self.has_opening:
             return Xp, None
         assert self.K0 is not None and self.c0 is not None  # drawn with the opening layer
-        z = v.kernel_array(Xp @ self.K0.T + self.c0, self.dtype)
-        if self.opening_activation == "identity":  # s0(z) = z: two calls a step spared
-            return z, z
-        return _core.activation(z, self.opening_activation), z
+        return _core.opening_forward(Xp, self.K0, self.c0, self.opening_activation)
 
     def initial_states(self, X: Any) -> np.ndarray:
         """The states x_1 (N, dim) the flow starts from: the opening layer's outputs,
@@ -568,27 +565,21 @@ class ResNetODE:
             return F.LossGrad(float(value), dV, db, dW, dmu, dX)
         # x_1 = s0(z), z = K0 x + c0: the costate p_1 = dJ/dx_1 pulled back through it
         assert z is not None and dX is not None and self.K0 is not None and self.c0 is not None
-        q = dX
-        if self.opening_activation != "identity":
-            q = q * _core.activation(z, self.opening_activation, True)
         w_open = call.w_head
-        return F.LossGrad(
-            float(value) + self._opening_penalty(w_open),
-            dV,
-            db,
-            dW,
-            dmu,
-            dX=q @ self.K0 if input_grad else None,
-            dK0=q.T @ Xp + w_open * self.K0,
-            dc0=q.sum(axis=0) + w_open * self.c0,
+        dK0, dc0, dX_in = _core.opening_backward(
+            Xp, self.K0, self.c0, z, dX, self.opening_activation, w_open, input_grad
         )
+        value = float(value) + self._opening_penalty(w_open)
+        return F.LossGrad(value, dV, db, dW, dmu, dX=dX_in, dK0=dK0, dc0=dc0)
 
     def _opening_penalty(self, weight: float) -> float:
         """(weight / 2) (|K0|^2 + |c0|^2), summed in float64."""
         if weight == 0:
             return 0.0
         assert self.K0 is not None and self.c0 is not None  # called with an opening layer only
-        K0, c0 = (a.astype(np.float64, copy=False).ravel() for a in (self.K0, self.c0))
+        K0, c0 = self.K0.reshape(-1), self.c0
+        if K0.dtype != np.float64:
+            K0, c0 = K0.astype(np.float64), c0.astype(np.float64)
         return 0.5 * weight * (float(K0 @ K0) + float(c0 @ c0))
 
     def fit(self, X: Any, Y: Any, **kwargs: Any):

@@ -138,15 +138,29 @@ class _Objective:
         )
         self.n = n
         self.call = model.checked_cost(penalty_scale=1.0 / n, threads=threads, rows=n)
+        self._epoch: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __call__(self, idx=None, input_grad=False):
         X, Y, sw = self._rows(idx)
         weights = v.kernel_array(sw / len(X), self.model.dtype)
         return self.model.cost_with(self.call, X, Y, weights, input_grad=input_grad)
 
+    def begin_epoch(self, order: np.ndarray | None) -> None:
+        """The epoch's order of the samples (None: as given); a batch is then a slice
+        of it. The rows are copied in that order once an epoch, so that a batch is
+        contiguous rows rather than a gather of scattered ones (about 90 us a step of
+        200 rows at N = 1e5, measured by bench/learner_profile.py)."""
+        self._epoch = None  # the last epoch's copy goes first
+        if order is not None:
+            self._epoch = (self.X[order], self.Y[order], self.sw[order])
+
     def _rows(self, idx=None):
+        """The rows idx: None (all), a slice of the epoch's order, or indices."""
         if idx is None:
             return self.X, self.Y, self.sw
+        if isinstance(idx, slice):
+            X, Y, sw = self._epoch or (self.X, self.Y, self.sw)
+            return X[idx], Y[idx], sw[idx]
         return self.X[idx], self.Y[idx], self.sw[idx]
 
     def batch(self, idx=None) -> tuple[np.ndarray, Any, dict[str, Any]]:
@@ -405,10 +419,12 @@ def _run_steps(
             rate = float(schedule(epoch)) * math.prod(
                 getattr(cb, "lr_scale", 1.0) for cb in callbacks
             )
-            order = rng.permutation(objective.n) if shuffle else np.arange(objective.n)
+            order = rng.permutation(objective.n) if shuffle else None
+            full_batch = batch_size >= objective.n
+            objective.begin_epoch(None if full_batch else order)
             seen = 0.0  # sum of the batch losses weighted by their sizes
             for start in range(0, objective.n, batch_size):
-                idx = None if batch_size >= objective.n else order[start : start + batch_size]
+                idx = None if full_batch else slice(start, start + batch_size)
                 saved = {k: a.copy() for k, a in model.parameters().items()}
                 if isinstance(opt, MSA):  # a sweep-and-solve step, not a gradient step
                     Xb, Yb, cost = objective.batch(idx)
