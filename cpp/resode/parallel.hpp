@@ -122,6 +122,16 @@ private:
 
 struct BlockRange {
     Index N, size;
+    // At most max_size samples a block, in as few blocks as that allows, of
+    // nearly equal size (a multiple of 16): a mini-batch of 200 at d = 48 made
+    // blocks of 192 and 8, and one thread did all the work. The sizes depend on
+    // N and max_size only, never on the thread count.
+    BlockRange(Index N_, Index max_size) : N(N_), size(max_size) {
+        if (N > 0) {
+            const Index count = (N + max_size - 1) / max_size;
+            size = std::min(max_size, ((N + count - 1) / count + 15) / 16 * 16);
+        }
+    }
     Index count() const { return (N + size - 1) / size; }
     // Columns a workspace needs: the block size, or fewer when N is smaller,
     // rounded up to 16 so that slabs at multiples of it stay 64-byte aligned.
