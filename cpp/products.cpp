@@ -43,6 +43,30 @@ void small_rows(T* __restrict out, const T (&M)[D][D], const T* __restrict x, In
     }
 }
 
+// Row r of xn = row r of x + h (M row r times s + c_r): a forward Euler step of
+// an affine field in one pass. In place (xn = x) or not; the two loops are
+// separate so that each vectorises without a run-time alias check.
+template <class T, int D>
+void small_euler_rows(T* __restrict xn, const T* __restrict x, const T (&M)[D][D], const T* __restrict s, Index n,
+                      const T (&c)[D], T h) {
+    for (Index j = 0; j < n; ++j)
+        for (int r = 0; r < D; ++r) {
+            T p = M[r][0] * s[j];
+            for (int k = 1; k < D; ++k) p += M[r][k] * s[k * n + j];
+            xn[r * n + j] = x[r * n + j] + h * (p + c[r]);
+        }
+}
+template <class T, int D>
+void small_euler_rows_in_place(T* __restrict x, const T (&M)[D][D], const T* __restrict s, Index n, const T (&c)[D],
+                               T h) {
+    for (Index j = 0; j < n; ++j)
+        for (int r = 0; r < D; ++r) {
+            T p = M[r][0] * s[j];
+            for (int k = 1; k < D; ++k) p += M[r][k] * s[k * n + j];
+            x[r * n + j] = x[r * n + j] + h * (p + c[r]);
+        }
+}
+
 // out = M x + c (c: zero when null), or out += M x, with M = alpha A or
 // alpha A^T; false when d is not small.
 template <class T>
@@ -112,6 +136,25 @@ void affine(MatMap<T> out, CRowMap<T> A, CMatMap<T> x, CVecMap<T> b, T alpha) {
     else
         out.noalias() = (alpha * A) * x;
     out.colwise() += b;
+}
+
+template <class T>
+void euler_affine(MatMap<T> xn, CRowMap<T> A, CMatMap<T> s, CVecMap<T> b, T h, CMatMap<T> x, MatMap<T> f) {
+    if (with_small_dim(A.rows(), [&](auto D_) {
+            constexpr int D = D_();
+            T M[D][D], c[D];
+            for (int r = 0; r < D; ++r) {
+                for (int k = 0; k < D; ++k) M[r][k] = A(r, k);
+                c[r] = b(r);
+            }
+            if (xn.data() == x.data())
+                small_euler_rows_in_place<T, D>(xn.data(), M, s.data(), s.cols(), c, h);
+            else
+                small_euler_rows<T, D>(xn.data(), x.data(), M, s.data(), s.cols(), c, h);
+        }))
+        return;
+    affine(f, A, s, b);
+    xn.array() = x.array() + h * f.array();
 }
 
 template <class T>

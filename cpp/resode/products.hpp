@@ -14,6 +14,10 @@ namespace resode::prod {
 // out = alpha A x + b (b broadcast over columns)
 template <class T>
 void affine(MatMap<T> out, CRowMap<T> A, CMatMap<T> x, CVecMap<T> b, T alpha = T(1));
+// xn = x + h (A s + b): an Euler step of an affine field, in one pass for small
+// d; xn may be x; f is scratch of x's shape (for larger d)
+template <class T>
+void euler_affine(MatMap<T> xn, CRowMap<T> A, CMatMap<T> s, CVecMap<T> b, T h, CMatMap<T> x, MatMap<T> f);
 // out = alpha A p
 template <class T>
 void apply(MatMap<T> out, CRowMap<T> A, CMatMap<T> p, T alpha = T(1));
@@ -33,13 +37,14 @@ void add_outer(RowMap<T> g, T alpha, CMatMap<T> u, CMatMap<T> v);
 template <class T>
 void add_row_sums(VecMap<T> g, T alpha, CMatMap<T> u);
 
-#define RESODE_PRODUCTS(T, EXTERN)                                                    \
-    EXTERN template void affine<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, CVecMap<T>, T); \
-    EXTERN template void apply<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);              \
-    EXTERN template void apply_transpose<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);    \
-    EXTERN template void add_apply<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);          \
-    EXTERN template void add_transpose<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);      \
-    EXTERN template void add_outer<T>(RowMap<T>, T, CMatMap<T>, CMatMap<T>);          \
+#define RESODE_PRODUCTS(T, EXTERN)                                                                                 \
+    EXTERN template void affine<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, CVecMap<T>, T);                              \
+    EXTERN template void euler_affine<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, CVecMap<T>, T, CMatMap<T>, MatMap<T>); \
+    EXTERN template void apply<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);                                           \
+    EXTERN template void apply_transpose<T>(MatMap<T>, CRowMap<T>, CMatMap<T>, T);                                 \
+    EXTERN template void add_apply<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);                                       \
+    EXTERN template void add_transpose<T>(MatMap<T>, T, CRowMap<T>, CMatMap<T>);                                   \
+    EXTERN template void add_outer<T>(RowMap<T>, T, CMatMap<T>, CMatMap<T>);                                       \
     EXTERN template void add_row_sums<T>(VecMap<T>, T, CMatMap<T>);
 RESODE_PRODUCTS(float, extern)
 RESODE_PRODUCTS(double, extern)

@@ -15,6 +15,16 @@
 
 namespace resode {
 
+// Whether the form F fuses its field into Euler's step (F::euler_step).
+template <class F, class T, class = void>
+inline constexpr bool has_euler_step = false;
+template <class F, class T>
+inline constexpr bool
+    has_euler_step<F, T,
+                   std::void_t<decltype(F::euler_step(std::declval<const Layer<T>&>(), Activation{},
+                                                      std::declval<CMatMap<T>>(), std::declval<MatMap<T>>(), T{},
+                                                      std::declval<Scratch<T>&>(), static_cast<T*>(nullptr)))>> = true;
+
 template <class F>
 struct Euler {
     using Field = F;
@@ -24,9 +34,13 @@ struct Euler {
 
     template <class T>
     static void step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
-        MatMap<T> f = ws.like(3, x);
-        F::field(l, a, x, f, ws, cache);
-        xn.array() = x.array() + h * f.array();
+        if constexpr (has_euler_step<F, T>) {
+            F::euler_step(l, a, x, xn, h, ws, cache);  // the same values in one pass
+        } else {
+            MatMap<T> f = ws.like(3, x);
+            F::field(l, a, x, f, ws, cache);
+            xn.array() = x.array() + h * f.array();
+        }
     }
 
     template <class T>

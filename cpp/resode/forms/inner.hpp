@@ -27,6 +27,15 @@ struct Inner {
         prod::affine(f, l.mat(), as_const(s), l.vec());
     }
 
+    // x + h f(x) in one pass over the block (Euler's step, schemes.hpp): at small d
+    // the field's product and the step's update were two passes over memory
+    template <class T>
+    static void euler_step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
+        MatMap<T> s = cache ? MatMap<T>(cache, x.rows(), x.cols()) : ws.like(0, x);
+        activation::value(a, x.data(), s.data(), x.size());
+        prod::euler_affine(xn, l.mat(), as_const(s), l.vec(), h, x, ws.like(3, x));
+    }
+
     // (df/dx)^T g = s'(x) * (V^T g);  dV += c g s(x)^T, db += c g
     template <class T>
     static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
