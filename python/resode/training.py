@@ -170,18 +170,10 @@ class _Objective:
         return X, Y, self._options(sw / len(X))
 
     def _options(self, sample_weight) -> dict[str, Any]:
-        """The model's cost as the mean over samples: regularisers divided by N."""
+        """The model's cost as the mean over samples: regularisers scaled by 1/N, as
+        the kernel call of the gradient steps has them (``model.checked_cost``)."""
         m = self.model
-        return {
-            **m._net(self.threads),  # T, form, activation, gamma, scheme, project, n_layers
-            "head": m.head,
-            "W": m.W,
-            "mu": m.mu,
-            "w1": m.w1,
-            "w2": m.w2 / self.n,
-            "w_head": m.w_head / self.n,
-            "sample_weight": sample_weight,
-        }
+        return {**m._net(self.threads), **m._scaled_cost(1.0 / self.n, sample_weight)}
 
     def grads(self, g) -> dict[str, np.ndarray]:
         """The gradient's arrays by parameter name, in the order of model.parameters()."""
