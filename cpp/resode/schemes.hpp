@@ -37,7 +37,7 @@ struct Euler {
         if constexpr (has_euler_step<F, T>) {
             F::euler_step(l, a, x, xn, h, ws, cache);  // the same values in one pass
         } else {
-            MatMap<T> f = ws.like(3, x);
+            MatMap<T> f = ws.like(Buf::stage, x);
             F::field(l, a, x, f, ws, cache);
             xn.array() = x.array() + h * f.array();
         }
@@ -52,7 +52,7 @@ struct Euler {
     template <class T>
     static void tangent(const Layer<T>& l, const Layer<T>* dl, Activation a, MatMap<T> x, MatMap<T> xdot, T h,
                         Scratch<T>& ws) {
-        MatMap<T> f = ws.like(3, x), fdot = ws.like(9, x);
+        MatMap<T> f = ws.like(Buf::stage, x), fdot = ws.like(Buf::stage_dot, x);
         F::jvp(l, dl, a, as_const(x), as_const(xdot), fdot, ws);
         F::field(l, a, as_const(x), f, ws, static_cast<T*>(nullptr));
         xdot += h * fdot;
@@ -102,7 +102,7 @@ struct RungeKutta {
         const Tableau t = *tab;  // a local copy: stores to the T arrays cannot alias it
         const int S = t.stages;
         const Index d = x.rows(), n = x.cols(), size = padded_size(x);
-        MatMap<T> K = ws.like(3, x), acc = ws.like(4, x), X = ws.like(5, x);
+        MatMap<T> K = ws.like(Buf::stage, x), acc = ws.like(Buf::stage_sum, x), X = ws.like(Buf::stage_state, x);
         for (int j = 0; j < S; ++j) {
             const CMatMap<T> Xj = j == 0 ? x : (cache ? CMatMap<T>(stage_input(cache, j, size), d, n) : as_const(X));
             F::field(l, a, Xj, K, ws, form_cache(cache, j, size));
@@ -125,7 +125,7 @@ struct RungeKutta {
         const int S = t.stages;
         const Index d = x.rows(), n = x.cols(), size = padded_size(x);
         T* c = const_cast<T*>(cache);
-        MatMap<T> pn = ws.like(3, x), gK = ws.like(4, x), gX = ws.like(5, x);
+        MatMap<T> pn = ws.like(Buf::stage, x), gK = ws.like(Buf::stage_sum, x), gX = ws.like(Buf::stage_state, x);
         pn = p;
         for (int j = S - 1; j >= 0; --j) {
             const CMatMap<T> Xj = j == 0 ? x : CMatMap<T>(stage_input(c, j, size), d, n);
@@ -145,8 +145,9 @@ struct RungeKutta {
                  Scratch<T>& ws) const {
         const Tableau t = *tab;
         const int S = t.stages;
-        MatMap<T> K = ws.like(3, x), acc = ws.like(4, x), X = ws.like(5, x);
-        MatMap<T> Kd = ws.like(9, x), accd = ws.like(10, x), Xd = ws.like(11, x);
+        MatMap<T> K = ws.like(Buf::stage, x), acc = ws.like(Buf::stage_sum, x), X = ws.like(Buf::stage_state, x);
+        MatMap<T> Kd = ws.like(Buf::stage_dot, x), accd = ws.like(Buf::stage_sum_dot, x),
+                  Xd = ws.like(Buf::stage_state_dot, x);
         for (int j = 0; j < S; ++j) {
             const CMatMap<T> Xj = as_const(j == 0 ? x : X), Xdj = as_const(j == 0 ? xdot : Xd);
             F::jvp(l, dl, a, Xj, Xdj, Kd, ws);

@@ -15,6 +15,7 @@
 #include "resode/forms/symmetric.hpp"
 #include "resode/parallel.hpp"
 #include "resode/schemes.hpp"
+#include "resode/storage.hpp"
 
 #include <cstring>
 #include <limits>
@@ -138,19 +139,52 @@ void forward_sweep(const Scheme& scheme, const Network<T>& net, const T* X, Inde
     if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "forward", overflow_message(overflow, N));
 }
 
+// loss + the regularisers (w2 h / 2) sum over layers |theta_k|^2 (a group counts
+// once per layer that uses it) and (w_head / 2) |theta_head|^2, added term by term.
+template <class T>
+double regularised(double loss, const Network<T>& net, const Cost<T>& cost, Index vs, Index bs) {
+    auto sq = [](const T* a, Index n) { return Eigen::Map<const Vec<T>>(a, n).template cast<double>().squaredNorm(); };
+    const double w2h = cost.w2 * double(net.h);
+    for (Index g = 0; g < net.groups; ++g)
+        loss += 0.5 * w2h * double(net.group_layers(g)) * (sq(net.V + g * vs, vs) + sq(net.b + g * bs, bs));
+    if (has_head_params(cost.head)) loss += 0.5 * cost.w_head * (sq(cost.W, cost.m * net.d) + sq(cost.mu, cost.m));
+    return loss;
+}
+
+// The gradients: the sample terms summed over blocks (in double) + the
+// regularisers' terms, in the compute dtype; throws if one is not finite.
+template <class T>
+void finish_gradients(const Network<T>& net, const Cost<T>& cost, Index vs, Index bs, Index N,
+                      const std::vector<double>& acc_V, const std::vector<double>& acc_b,
+                      const std::vector<double>& acc_W, const std::vector<double>& acc_mu, const Gradients<T>& grads) {
+    const Index G = net.groups, m = cost.m, d = net.d;
+    const bool head = has_head_params(cost.head);
+    auto finish = [](T* out, const std::vector<double>& acc, const T* theta, Index offset, Index n, double weight) {
+        for (Index i = offset; i < offset + n; ++i) out[i] = T(acc[i] + weight * double(theta[i]));
+    };
+    const double w2h = cost.w2 * double(net.h);
+    for (Index g = 0; g < G; ++g) {
+        const double weight = w2h * double(net.group_layers(g));
+        finish(grads.dV, acc_V, net.V, g * vs, vs, weight);
+        finish(grads.db, acc_b, net.b, g * bs, bs, weight);
+    }
+    if (head) {
+        finish(grads.dW, acc_W, cost.W, 0, m * d, cost.w_head);
+        finish(grads.dmu, acc_mu, cost.mu, 0, m, cost.w_head);
+    }
+    auto all_finite = [](const T* a, Index n) { return Eigen::Map<const Vec<T>>(a, n).allFinite(); };
+    bool finite = all_finite(grads.dV, G * vs) && all_finite(grads.db, G * bs);
+    if (head) finite = finite && all_finite(grads.dW, m * d) && all_finite(grads.dmu, m);
+    if (grads.dX) finite = finite && all_finite(grads.dX, N * d);
+    if (!finite)
+        throw NonFinite(-1, 0, "backward", "the backward (adjoint) sweep overflowed: gradients are not finite");
+}
+
 // J (docs/mathematics.md) and, when grads is given, its gradients (and, with
-// grads->P, the costates of every layer).
-//
-// With checkpoint_every = c in [1, L), the gradient sweep keeps only every c-th
-// state of a block in the forward pass and recomputes each segment of c layers
-// (with the steps' caches) just before its adjoint, so that a block needs
-// about L / c + 2c states instead of L: c ~ sqrt(L) makes it O(sqrt(L)). The
-// recomputation repeats the same operations, so the results are bitwise the same.
-//
-// With reversible (schemes that can be inverted), the forward pass keeps no
-// state at all and the backward pass reconstructs x_k from x_{k+1} by the
-// inverse step: memory independent of L, results equal up to the rounding
-// error of the reconstruction.
+// grads->P, the costates of every layer). Where the backward sweep finds the
+// states is the storage plan's (storage.hpp: every state, checkpoints every
+// checkpoint_every layers, or reversible steps); the per-block forward and
+// backward passes below are written once for all plans.
 template <class Scheme, class T>
 double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& cost, const T* X, Index N,
                   const Gradients<T>* grads, const RunOptions& opt, Index checkpoint_every = 0,
@@ -162,13 +196,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
     if constexpr (!Scheme::kReversible)
         if (reversible) throw std::invalid_argument("reversible needs scheme 'symplectic_euler' or 'verlet'");
     if (reversible && net.project) throw std::invalid_argument("reversible cannot be combined with project");
-    reversible = reversible && want_grad;
-    // layers per segment of the backward sweep; fewer than L means recomputing
-    const Index seg = want_grad && !reversible && checkpoint_every > 0 ? std::min(checkpoint_every, L)
-                      : reversible                                     ? 1
-                                                                       : L;
-    const bool recompute = !reversible && seg < L;
-    const Index n_segments = (L + seg - 1) / seg;
+    const StoragePlan plan = StoragePlan::choose(want_grad, reversible, checkpoint_every, L);
     const bool has_head_params = resode::has_head_params(cost.head);
     const bool tracking = cost.w1 > 0;
     // With gradients, the running cost of x_k is summed in the backward sweep, in
@@ -176,7 +204,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
     // fewer a layer), and the layers' terms are added in forward order at the end,
     // so that J is bitwise the loss-only sweep's. Reversible runs reconstruct the
     // states, so their running cost stays in the forward sweep.
-    const bool running_backward = tracking && want_grad && !reversible;
+    const bool running_backward = tracking && want_grad && plan.kind != Storage::reversible;
     const T h = net.h, w1h = T(cost.w1) * net.h;
     const Layers<Field, T> layers(net);
     const BlockRange blocks{N, block_size(d, sizeof(T), L * (1 + scheme.cached()))};
@@ -185,15 +213,10 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         Workspace(Index d_, Index cols, Index head_rows) : scratch(d_, cols), head(head_rows, cols) {}
         Scratch<T> scratch;
         HeadScratch<T> head;
-        Mat<T> states;       // gradient: the states x_{k0+1}..x_{k0+seg} of a segment; loss and
-                             // reversible: the running state (and the one before it)
-        Mat<T> checkpoints;  // recomputing: slot s holds x_{s seg} (s = 1..n_segments-1), the
-                             // last slot the running state of the forward sweep
-        Mat<T> cache;        // gradient: what each layer's step keeps for its adjoint
-        Mat<T> p;
-        Mat<T> input;                 // the block's inputs x_0
-        Vec<T> gV, gb, gW, gmu;       // the block's gradient contributions
-        std::vector<double> running;  // running_backward: each layer's running cost
+        Mat<T> input, states, checkpoints, cache;  // the block's x_0 and the plan's buffers
+        Mat<T> p;                                  // the costate
+        Vec<T> gV, gb, gW, gmu;                    // the block's gradient contributions
+        std::vector<double> running;               // running_backward: each layer's running cost
         double loss = 0;
         Overflow overflow;
     };
@@ -201,10 +224,10 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         const Index cols = blocks.capacity();
         Workspace w(d, cols, std::max(m, d));
         w.input.resize(d, cols);
-        w.states.resize(d, (reversible ? 2 : want_grad ? seg : 1) * cols);
-        if (recompute) w.checkpoints.resize(d, (n_segments + 1) * cols);
+        w.states.resize(d, plan.state_slabs() * cols);
+        w.checkpoints.resize(d, plan.checkpoint_slabs() * cols);
+        w.cache.resize(d, plan.cached_layers() * scheme.cached() * cols);
         if (want_grad) {
-            w.cache.resize(d, seg * scheme.cached() * cols);
             w.p.resize(d, cols);
             if (running_backward) w.running.resize(static_cast<std::size_t>(L));
             w.gV.resize(G * vs);
@@ -230,45 +253,20 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         const SampleSlice<T> slice = gather_targets(cost, start, n, w.head);
         MatMap<T> x0(w.input.data(), d, n);
         x0 = CSampleMap<T>(X + start * d, d, n);
-        // Slabs sit at multiples of the workspace's columns (a multiple of 64 bytes), not of
-        // this block's n columns: Eigen picks alignment-dependent code paths that
-        // round differently, and a state must be computed alike wherever it lives
-        // (so that checkpointing is bitwise neutral).
-        const Index stride = d * blocks.capacity();
-        auto slab = [&](Mat<T>& buf, Index i) { return MatMap<T>(buf.data() + i * stride, d, n); };
-        // layer k's cache slot within its segment: scheme.cached() arrays of d x n
-        auto cache = [&](Index k) {
-            return want_grad ? w.cache.data() + (k % seg) * scheme.cached() * stride : nullptr;
-        };
-        // x_k for k in a segment [k0, k0 + seg]: its start (the input, or a
-        // checkpoint) for k = k0, then the segment's slabs of w.states
-        auto segment_state = [&](Index k0, Index k) -> MatMap<T> {
-            if (k > k0) return slab(w.states, k - k0 - 1);
-            if (k == 0) return x0;
-            return slab(w.checkpoints, k0 / seg);
-        };
+        BlockStates<T> states(plan, x0, w.states, w.checkpoints, w.cache, scheme.cached(), blocks.capacity());
         auto costate = [&](Index k) { return SampleMap<T>(grads->P + k * N * d + start * d, d, n); };
 
-        // Forward sweep. Stored: every state (gradient), the checkpoints
-        // (recomputing), or nothing but the current state (loss only, reversible).
-        const bool keep_all = want_grad && !recompute && !reversible;
-        Mat<T>& running_buf = recompute ? w.checkpoints : w.states;
-        const Index last = recompute ? n_segments : 0;  // the slot of the running state
-        auto forward_state = [&](Index k) -> MatMap<T> {
-            if (keep_all) return segment_state(0, k);
-            if (k == 0) return x0;
-            return slab(running_buf, last);
-        };
+        // Forward sweep
         double running = 0;
         for (Index k = 0; k < L; ++k) {
-            layer_step(scheme, net, layers[k], as_const(forward_state(k)), forward_state(k + 1), w.scratch,
-                       keep_all ? cache(k) : nullptr);
-            if (recompute && (k + 1) % seg == 0 && k + 1 < L) slab(w.checkpoints, (k + 1) / seg) = forward_state(k + 1);
+            layer_step(scheme, net, layers[k], as_const(states.forward(k)), states.forward(k + 1), w.scratch,
+                       states.forward_cache(k));
+            states.keep(k + 1);
             if (tracking && !running_backward && k + 1 < L)
-                running += tracking_cost(slice, as_const(forward_state(k + 1)), w.head);
+                running += tracking_cost(slice, as_const(states.forward(k + 1)), w.head);
             if (stop.poll()) return;
         }
-        const MatMap<T> x_final = forward_state(L);
+        const MatMap<T> x_final = states.forward(L);
         if (!x_final.allFinite()) {
             w.overflow = locate_overflow(scheme, net, layers, as_const(x0), x_final, w.scratch);
             return;
@@ -280,8 +278,8 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
         w.loss = terminal + double(w1h) * running;
         if (!want_grad) return;
 
-        // Backward sweep, segment by segment from the last (reversible: layer by
-        // layer, each state reconstructed from the next).
+        // Backward sweep, segment by segment from the last: each segment's states
+        // are recomputed (checkpoints) or reconstructed (reversible) first.
         MatMap<T> p(p_data, d, n);
         if (grads->P) costate(L) = p;
         auto adjoint = [&](Index k, CMatMap<T> x, CMatMap<T> x_next) {
@@ -293,7 +291,7 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
                 VecMap<T>(grad.b, bs).setZero();
             }
             if (net.project) p.array() *= (x_next.array() > T(0)).template cast<T>();
-            scheme.adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, cache(k));
+            scheme.adjoint(layers[k], net.activation, x, p, grad, h, w.scratch, states.cache(k));
             if (tracking && k >= 1) {
                 const double term = add_tracking_adjoint(slice, x, p, w1h, w.head);
                 if (running_backward) w.running[static_cast<std::size_t>(k)] = term;
@@ -301,30 +299,19 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
             if (cost.state_cotangents) p += CSampleMap<T>(cost.state_cotangents + (k * N + start) * d, d, n);
             if (grads->P) costate(k) = p;
         };
-        if (reversible) {
-            if constexpr (Scheme::kReversible) {
-                // x_{k+1} in slot (k+1) % 2 of w.states, x_k reconstructed into slot k % 2;
-                // x_L is the running state of the forward sweep, slot 0
-                Index next = 0;
-                for (Index k = L - 1; k >= 0; --k) {
-                    const MatMap<T> x_next = slab(w.states, next), x = slab(w.states, 1 - next);
-                    scheme.inverse(layers[k], net.activation, as_const(x_next), x, h, w.scratch, cache(k));
-                    adjoint(k, as_const(x), as_const(x_next));
-                    next = 1 - next;
-                    if (stop.poll()) return;
-                }
-            }
-        } else {
-            for (Index s = n_segments - 1; s >= 0; --s) {
-                const Index k0 = s * seg, k1 = std::min(k0 + seg, L);
-                if (recompute)
-                    for (Index k = k0; k < k1; ++k)
-                        layer_step(scheme, net, layers[k], as_const(segment_state(k0, k)), segment_state(k0, k + 1),
-                                   w.scratch, cache(k));
-                for (Index k = k1 - 1; k >= k0; --k) {
-                    adjoint(k, as_const(segment_state(k0, k)), as_const(segment_state(k0, k + 1)));
-                    if (stop.poll()) return;
-                }
+        for (Index s = plan.segments - 1; s >= 0; --s) {
+            const Index k0 = s * plan.seg, k1 = std::min(k0 + plan.seg, L);
+            if (plan.kind == Storage::checkpoints)
+                for (Index k = k0; k < k1; ++k)
+                    layer_step(scheme, net, layers[k], as_const(states.at(k0, k)), states.at(k0, k + 1), w.scratch,
+                               states.cache(k));
+            if constexpr (Scheme::kReversible)
+                if (plan.kind == Storage::reversible)
+                    scheme.inverse(layers[k0], net.activation, as_const(states.at(k0, k1)), states.at(k0, k0), h,
+                                   w.scratch, states.cache(k0));
+            for (Index k = k1 - 1; k >= k0; --k) {
+                adjoint(k, as_const(states.at(k0, k)), as_const(states.at(k0, k + 1)));
+                if (stop.poll()) return;
             }
         }
         if (grads->dX) SampleMap<T>(grads->dX + start * d, d, n) = p;
@@ -352,36 +339,11 @@ double cost_sweep(const Scheme& scheme, const Network<T>& net, const Cost<T>& co
     ordered_blocks(blocks.count(), opt, make, body, reduce);
     if (overflow.any()) throw NonFinite(overflow.layer, overflow.samples, "forward", overflow_message(overflow, N));
 
-    // Regularisers: (w2 h / 2) sum over layers |theta_k|^2 (a group counts once
-    // per layer that uses it) and (w_head / 2) |theta_head|^2.
-    auto sq = [](const T* a, Index n) { return Eigen::Map<const Vec<T>>(a, n).template cast<double>().squaredNorm(); };
-    const double w2h = cost.w2 * double(h);
-    for (Index g = 0; g < G; ++g)
-        loss += 0.5 * w2h * double(net.group_layers(g)) * (sq(net.V + g * vs, vs) + sq(net.b + g * bs, bs));
-    if (has_head_params) loss += 0.5 * cost.w_head * (sq(cost.W, m * d) + sq(cost.mu, m));
+    loss = regularised(loss, net, cost, vs, bs);
     if (!std::isfinite(loss))
         throw NonFinite(L, 0, "loss", "the loss is not finite (overflow in the cost of the final states)");
     if (!want_grad) return loss;
-
-    // gradient = accumulated sample terms + regulariser terms, in the compute dtype
-    auto finish = [](T* out, const std::vector<double>& acc, const T* theta, Index offset, Index n, double weight) {
-        for (Index i = offset; i < offset + n; ++i) out[i] = T(acc[i] + weight * double(theta[i]));
-    };
-    for (Index g = 0; g < G; ++g) {
-        const double weight = w2h * double(net.group_layers(g));
-        finish(grads->dV, acc_V, net.V, g * vs, vs, weight);
-        finish(grads->db, acc_b, net.b, g * bs, bs, weight);
-    }
-    if (has_head_params) {
-        finish(grads->dW, acc_W, cost.W, 0, m * d, cost.w_head);
-        finish(grads->dmu, acc_mu, cost.mu, 0, m, cost.w_head);
-    }
-    auto all_finite = [](const T* a, Index n) { return Eigen::Map<const Vec<T>>(a, n).allFinite(); };
-    bool finite = all_finite(grads->dV, G * vs) && all_finite(grads->db, G * bs);
-    if (has_head_params) finite = finite && all_finite(grads->dW, m * d) && all_finite(grads->dmu, m);
-    if (grads->dX) finite = finite && all_finite(grads->dX, N * d);
-    if (!finite)
-        throw NonFinite(-1, 0, "backward", "the backward (adjoint) sweep overflowed: gradients are not finite");
+    finish_gradients(net, cost, vs, bs, N, acc_V, acc_b, acc_W, acc_mu, *grads);
     return loss;
 }
 

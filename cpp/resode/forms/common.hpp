@@ -38,31 +38,44 @@ struct LayerGrad {
     VecMap<T> vec(Index i = 0) const { return VecMap<T>(b + i * d, d); }
 };
 
-// Scratch blocks of one thread, each up to d x block, allocated on first use.
-// like(i, x) views buffer i as a contiguous matrix of x's shape (so elementwise
-// passes vectorise linearly whatever d is). Buffers 0-2 belong to the forms,
-// 3-5 to the schemes, 6-8 to the split (Hamiltonian) forms, 9-11 to tangents.
+// The scratch buffers of one thread, named by their owner so that no two
+// users of one layer's step share one: a form's field, adjoint and tangent
+// (form_a..form_c), a scheme's step (its field value or stage slope, the sum
+// of the stages, the stage's state), the split (Hamiltonian) forms on their
+// half-height blocks, and the tangent steps (the derivatives of the scheme's).
+// clang-format off
+enum class Buf : int {
+    form_a, form_b, form_c,
+    stage, stage_sum, stage_state,
+    half_in, half_out, half_aux,
+    stage_dot, stage_sum_dot, stage_state_dot,
+    count
+};
+// clang-format on
+
+// Each buffer is up to d x block, allocated on first use. like(b, x) views
+// buffer b as a contiguous matrix of x's shape (so elementwise passes
+// vectorise linearly whatever d is).
 template <class T>
 class Scratch {
 public:
-    static constexpr int kBuffers = 12;
     Scratch(Index d, Index block) : d_(d), cap_(block), n_(block), dd(d, d) {}
     void set_cols(Index n) { n_ = n; }
     Index cols() const { return n_; }
-    MatMap<T> t(int i, Index rows) {
-        Mat<T>& m = buf_[static_cast<std::size_t>(i)];
+    MatMap<T> t(Buf b, Index rows) {
+        Mat<T>& m = buf_[static_cast<std::size_t>(b)];
         if (m.size() == 0) m.resize(d_, cap_);
         return MatMap<T>(m.data(), rows, n_);
     }
-    MatMap<T> t(int i) { return t(i, d_); }
+    MatMap<T> t(Buf b) { return t(b, d_); }
     template <class M>
-    MatMap<T> like(int i, const M& x) {
-        return t(i, x.rows());
+    MatMap<T> like(Buf b, const M& x) {
+        return t(b, x.rows());
     }
 
 private:
     Index d_, cap_, n_;
-    std::array<Mat<T>, kBuffers> buf_;
+    std::array<Mat<T>, static_cast<std::size_t>(Buf::count)> buf_;
 
 public:
     RowMat<T> dd;  // a d x d scratch matrix

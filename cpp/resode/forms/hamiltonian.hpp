@@ -94,7 +94,7 @@ struct Split {
     static void half_field(const Layer<T>& l, Activation a, Half h, CMatMap<T> x, MatMap<T> out, T coef, Scratch<T>& ws,
                            T* hcache) {
         const Index m = x.rows() / 2, n = x.cols();
-        MatMap<T> in = hcache ? MatMap<T>(hcache, m, n) : ws.t(6, m), f = ws.t(7, m);
+        MatMap<T> in = hcache ? MatMap<T>(hcache, m, n) : ws.t(Buf::half_in, m), f = ws.t(Buf::half_out, m);
         in = src(x, h);
         Sub::field(Spec::sub(l, h, m), a, as_const(in), f, ws, hcache ? hcache + padded(m, n) : nullptr);
         const T k = coef * T(Spec::sign(h));
@@ -111,7 +111,7 @@ struct Split {
                              const LayerGrad<T>& grad, Scratch<T>& ws, const T* hcache) {
         const Index m = gh.rows(), n = gh.cols();
         const CMatMap<T> in(hcache, m, n);
-        MatMap<T> acc = ws.t(7, m);
+        MatMap<T> acc = ws.t(Buf::half_out, m);
         acc.setZero();
         const T k = coef * T(Spec::sign(h));
         T* gV = Spec::grad_matrix(grad, h, m);
@@ -135,7 +135,7 @@ struct Split {
     static void half_jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, Half h, CMatMap<T> x, CMatMap<T> xdot,
                          MatMap<T> out, T coef, Scratch<T>& ws) {
         const Index m = x.rows() / 2;
-        MatMap<T> in = ws.t(6, m), ind = ws.t(7, m), f = ws.t(8, m);
+        MatMap<T> in = ws.t(Buf::half_in, m), ind = ws.t(Buf::half_out, m), f = ws.t(Buf::half_aux, m);
         in = src(x, h);
         ind = src(xdot, h);
         Layer<T> sdl;
@@ -165,7 +165,7 @@ struct Split {
                         const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
         const Index m = x.rows() / 2, n = x.cols();
         // copy both cotangent halves first: g may alias out
-        MatMap<T> gy = ws.t(6, m), gz = ws.t(8, m);
+        MatMap<T> gy = ws.t(Buf::half_in, m), gz = ws.t(Buf::half_aux, m);
         gy = g.topRows(m);
         gz = g.bottomRows(m);
         T* c0 = const_cast<T*>(cache);
@@ -189,7 +189,7 @@ struct Split {
     template <class T>
     static void shear_adjoint(const Layer<T>& l, Activation a, Half h, MatMap<T> p, T coef, const LayerGrad<T>& grad,
                               Scratch<T>& ws, const T* hcache) {
-        MatMap<T> gh = ws.t(8, p.rows() / 2);
+        MatMap<T> gh = ws.t(Buf::half_aux, p.rows() / 2);
         gh = dest(p, h);
         half_adjoint(l, a, h, as_const(gh), p, coef, grad, ws, hcache);
     }

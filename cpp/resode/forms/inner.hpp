@@ -22,7 +22,7 @@ struct Inner {
 
     template <class T>
     static void field(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> f, Scratch<T>& ws, T* cache) {
-        MatMap<T> s = cache ? MatMap<T>(cache, x.rows(), x.cols()) : ws.like(0, x);
+        MatMap<T> s = cache ? MatMap<T>(cache, x.rows(), x.cols()) : ws.like(Buf::form_a, x);
         activation::value(a, x.data(), s.data(), x.size());
         prod::affine(f, l.mat(), as_const(s), l.vec());
     }
@@ -31,9 +31,9 @@ struct Inner {
     // the field's product and the step's update were two passes over memory
     template <class T>
     static void euler_step(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> xn, T h, Scratch<T>& ws, T* cache) {
-        MatMap<T> s = cache ? MatMap<T>(cache, x.rows(), x.cols()) : ws.like(0, x);
+        MatMap<T> s = cache ? MatMap<T>(cache, x.rows(), x.cols()) : ws.like(Buf::form_a, x);
         activation::value(a, x.data(), s.data(), x.size());
-        prod::euler_affine(xn, l.mat(), as_const(s), l.vec(), h, x, ws.like(3, x));
+        prod::euler_affine(xn, l.mat(), as_const(s), l.vec(), h, x, ws.like(Buf::stage, x));
     }
 
     // (df/dx)^T g = s'(x) * (V^T g);  dV += c g s(x)^T, db += c g
@@ -41,7 +41,7 @@ struct Inner {
     static void adjoint(const Layer<T>& l, Activation a, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
                         const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
         const CMatMap<T> s(cache, x.rows(), x.cols());
-        MatMap<T> ds = ws.like(1, x), vtg = ws.like(2, x);
+        MatMap<T> ds = ws.like(Buf::form_b, x), vtg = ws.like(Buf::form_c, x);
         activation::derivative_from_value(a, x.data(), s.data(), ds.data(), x.size());
         prod::add_outer(grad.mat(), c, g, s);
         prod::add_row_sums(grad.vec(), c, g);
@@ -52,7 +52,7 @@ struct Inner {
     template <class T>
     static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
                     Scratch<T>& ws) {
-        MatMap<T> s = ws.like(0, x), ds = ws.like(1, x);
+        MatMap<T> s = ws.like(Buf::form_a, x), ds = ws.like(Buf::form_b, x);
         activation::value_and_derivative(a, x.data(), s.data(), ds.data(), x.size());
         ds.array() *= xdot.array();
         prod::apply(out, l.mat(), as_const(ds));

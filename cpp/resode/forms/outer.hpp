@@ -19,7 +19,7 @@ struct Outer {
 
     template <class T>
     static void field(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> f, Scratch<T>& ws, T* cache) {
-        MatMap<T> z = ws.like(0, x);
+        MatMap<T> z = ws.like(Buf::form_a, x);
         prod::affine(z, matrix(l), x, l.vec());
         if (cache)
             activation::value_and_derivative(a, z.data(), f.data(), cache, z.size());
@@ -31,7 +31,7 @@ struct Outer {
     template <class T>
     static void adjoint(const Layer<T>& l, Activation, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
                         const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
-        MatMap<T> delta = ws.like(0, x);
+        MatMap<T> delta = ws.like(Buf::form_a, x);
         delta.array() = CMatMap<T>(cache, x.rows(), x.cols()).array() * g.array();
         prod::add_outer(grad.mat(), c, as_const(delta), x);
         prod::add_row_sums(grad.vec(), c, as_const(delta));
@@ -42,7 +42,7 @@ struct Outer {
     template <class T>
     static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
                     Scratch<T>& ws) {
-        MatMap<T> z = ws.like(0, x), ds = ws.like(1, x), s = ws.like(2, x);
+        MatMap<T> z = ws.like(Buf::form_a, x), ds = ws.like(Buf::form_b, x), s = ws.like(Buf::form_c, x);
         prod::affine(z, matrix(l), x, l.vec());
         activation::value_and_derivative(a, z.data(), s.data(), ds.data(), z.size());
         prod::apply(out, matrix(l), xdot);

@@ -15,7 +15,7 @@ struct ResNetD {
 
     template <class T>
     static void field(const Layer<T>& l, Activation a, CMatMap<T> x, MatMap<T> f, Scratch<T>& ws, T* cache) {
-        MatMap<T> z = ws.like(0, x);
+        MatMap<T> z = ws.like(Buf::form_a, x);
         prod::affine(z, l.mat(0), x, l.vec(0));
         if (cache) {
             MatMap<T> s(cache, x.rows(), x.cols());
@@ -33,7 +33,7 @@ struct ResNetD {
     static void adjoint(const Layer<T>& l, Activation, CMatMap<T> x, CMatMap<T> g, MatMap<T> out, T c,
                         const LayerGrad<T>& grad, Scratch<T>& ws, const T* cache) {
         const CMatMap<T> s(cache, x.rows(), x.cols()), ds(cache + padded_size(x), x.rows(), x.cols());
-        MatMap<T> delta = ws.like(0, x);
+        MatMap<T> delta = ws.like(Buf::form_a, x);
         prod::apply_transpose(delta, l.mat(1), g, T(-1));
         delta.array() *= ds.array();
         prod::add_outer(grad.mat(1), -c, g, s);
@@ -47,7 +47,7 @@ struct ResNetD {
     template <class T>
     static void jvp(const Layer<T>& l, const Layer<T>* dl, Activation a, CMatMap<T> x, CMatMap<T> xdot, MatMap<T> out,
                     Scratch<T>& ws) {
-        MatMap<T> z = ws.like(0, x), s = ws.like(1, x), ds = ws.like(2, x);
+        MatMap<T> z = ws.like(Buf::form_a, x), s = ws.like(Buf::form_b, x), ds = ws.like(Buf::form_c, x);
         prod::affine(z, l.mat(0), x, l.vec(0));
         activation::value_and_derivative(a, z.data(), s.data(), ds.data(), z.size());
         prod::apply(z, l.mat(0), xdot);
