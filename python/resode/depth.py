@@ -621,6 +621,77 @@ def _model_at_depth(template, L: int, init: str, init_scale: float, seed) -> Res
     return ResNetODE(**cfg, init=init, init_scale=init_scale, seed=seed)
 
 
+def _checked_depths(depths: Any, warm_start: bool) -> list[int]:
+    try:
+        ds = [v.integer("depths", L) for L in depths]
+    except TypeError:
+        raise TypeError(f"depths must be a sequence of integers >= 1, got {depths!r}") from None
+    if not ds:
+        raise ValueError("depths must not be empty")
+    if any(b <= a for a, b in itertools.pairwise(ds)):
+        raise ValueError(f"depths must be strictly increasing, got {ds}")
+    if warm_start and any(b % a for a, b in itertools.pairwise(ds)):
+        raise ValueError(f"warm_start=True needs every depth to divide the next, got {ds}")
+    return ds
+
+
+def _train_depths(
+    ds: list[int],
+    per_depth: list[int],
+    build: Callable[[int, ResNetODE | None], ResNetODE],
+    X: Any,
+    y: Any,
+    fit_kwargs: dict,
+    progress: bool | None,
+) -> tuple[list[ResNetODE], list[Any], bool]:
+    """Trains build(L, previous) at every depth under one progress bar: (models,
+    histories, interrupted); Ctrl-C keeps the depths completed."""
+    models: list[ResNetODE] = []
+    histories: list[Any] = []
+    bar = _Progress(sum(per_depth), progress, "depth study")
+    try:
+        for i, L in enumerate(ds):
+            m = build(L, models[-1] if models else None)
+            if models and not math.isclose(m.T, models[0].T):
+                raise ValueError(
+                    f"all depths must share T; got T={models[0].T} and T={m.T} (L={L})"
+                )
+            history = m.fit(X, y, epochs=per_depth[i], **_fit_kwargs(fit_kwargs, bar.callback(L)))
+            if history.stop_reason == "interrupted":
+                return models, histories, True
+            models.append(m)
+            histories.append(history)
+            bar.advance_to(sum(per_depth[: i + 1]))
+    except KeyboardInterrupt:
+        return models, histories, True
+    finally:
+        bar.close()
+    return models, histories, False
+
+
+def _scores(
+    models: list[ResNetODE], X: Any, y: Any, threads: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each model's cost J / N on (X, y) and its accuracy (NaN for non-classifier heads)."""
+    loss, acc = np.full(len(models), np.nan), np.full(len(models), np.nan)
+    for i, m in enumerate(models):
+        Xp = m.prepare_inputs(X)
+        loss[i] = m.loss(Xp, y, threads=threads) / max(len(Xp), 1)
+        if m.head in CLASSIFIER_HEADS:
+            acc[i] = m.accuracy(Xp, y, threads=threads)
+    return loss, acc
+
+
+def _convergence_factors(L0: int, ds: list[int]) -> list[int]:
+    """The depth factors of the convergence check: depths[i] / depths[0] when they are
+    integers, else powers of two up to the largest depth."""
+    if all(L % L0 == 0 for L in ds):
+        factors = [L // L0 for L in ds]
+    else:
+        factors = [2**j for j in range(max(1, math.ceil(math.log2(ds[-1] / L0))) + 1)]
+    return factors if len(factors) >= 2 else [1, 2]
+
+
 def depth_study(
     model: ResNetODE | Callable[[int], ResNetODE],
     X: Any,
@@ -686,17 +757,8 @@ def depth_study(
     Ctrl-C stops the study and returns the depths completed so far (``.interrupted`` is
     True; the depth in training is dropped, and there is no convergence part).
     """
-    try:
-        ds = [v.integer("depths", L) for L in depths]
-    except TypeError:
-        raise TypeError(f"depths must be a sequence of integers >= 1, got {depths!r}") from None
-    if not ds:
-        raise ValueError("depths must not be empty")
-    if any(b <= a for a, b in itertools.pairwise(ds)):
-        raise ValueError(f"depths must be strictly increasing, got {ds}")
     warm_start = v.flag("warm_start", warm_start)
-    if warm_start and any(b % a for a, b in itertools.pairwise(ds)):
-        raise ValueError(f"warm_start=True needs every depth to divide the next, got {ds}")
+    ds = _checked_depths(depths, warm_start)
     convergence_check = v.flag("convergence_check", convergence_check)
     if not isinstance(model, ResNetODE) and not callable(model):
         raise TypeError(
@@ -709,56 +771,21 @@ def depth_study(
     if validation_data is not None:
         fit_kwargs["validation_data"] = validation_data
 
-    models: list[ResNetODE] = []
-    histories: list[Any] = []
-    T: float | None = None
-    interrupted = False
-    bar = _Progress(sum(per_depth), progress, "depth study")
-    try:
-        for i, L in enumerate(ds):
-            if warm_start and models:
-                m = prolong(models[-1], L // models[-1].n_layers)
-            else:
-                m = _model_at_depth(model, L, init, init_scale, seed)
-            T = m.T if T is None else T
-            if not math.isclose(m.T, T):
-                raise ValueError(f"all depths must share T; got T={T} and T={m.T} (L={L})")
-            kw = _fit_kwargs(fit_kwargs, bar.callback(L))
-            history = m.fit(X, y, epochs=per_depth[i], **kw)
-            if history.stop_reason == "interrupted":
-                interrupted = True
-                break
-            models.append(m)
-            histories.append(history)
-            bar.advance_to(sum(per_depth[: i + 1]))
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
+    def build(L: int, previous: ResNetODE | None) -> ResNetODE:
+        if warm_start and previous is not None:
+            return prolong(previous, L // previous.n_layers)
+        return _model_at_depth(model, L, init, init_scale, seed)
 
-    nan = np.full(len(models), np.nan)
-    loss, acc, vloss, vacc = nan.copy(), nan.copy(), nan.copy(), nan.copy()
-    for i, m in enumerate(models):
-        Xp = m.prepare_inputs(X)
-        loss[i] = m.loss(Xp, y, threads=threads) / max(len(Xp), 1)
-        if m.head in CLASSIFIER_HEADS:
-            acc[i] = m.accuracy(Xp, y, threads=threads)
-        if validation_data is not None:
-            Xv, yv = validation_data[0], validation_data[1]
-            Xv = m.prepare_inputs(Xv)
-            vloss[i] = m.loss(Xv, yv, threads=threads) / max(len(Xv), 1)
-            if m.head in CLASSIFIER_HEADS:
-                vacc[i] = m.accuracy(Xv, yv, threads=threads)
-
+    models, histories, interrupted = _train_depths(ds, per_depth, build, X, y, fit_kwargs, progress)
+    T = models[0].T if models else None
+    loss, acc = _scores(models, X, y, threads)
+    if validation_data is not None:
+        vloss, vacc = _scores(models, validation_data[0], validation_data[1], threads)
+    else:
+        vloss, vacc = np.full(len(models), np.nan), np.full(len(models), np.nan)
     conv = None
     if convergence_check and models and not interrupted:
-        L0 = models[0].n_layers
-        if all(L % L0 == 0 for L in ds):
-            factors = [L // L0 for L in ds]
-        else:
-            factors = [2**j for j in range(max(1, math.ceil(math.log2(ds[-1] / L0))) + 1)]
-        if len(factors) < 2:
-            factors = [1, 2]
+        factors = _convergence_factors(models[0].n_layers, ds)
         conv = convergence(models[0], X, y, factors=factors, threads=threads)
     return DepthStudy(
         T=float(T) if T is not None else float("nan"),
