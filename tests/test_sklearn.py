@@ -216,6 +216,10 @@ def test_augmented_dimension_and_early_stopping():
         ({"gamma": 0.1}, ValueError),  # gamma applies only to form='antisymmetric'
         ({"optimizer": "rmsprop"}, ValueError),
         ({"early_stopping": True, "validation_fraction": 1.5}, ValueError),
+        ({"early_stopping": "sometimes"}, ValueError),
+        ({"early_stopping": 1}, TypeError),
+        ({"lr_reductions": "often"}, ValueError),
+        ({"lr_reductions": -1}, ValueError),
         ({"n_layers": 2.5}, TypeError),
     ],
 )
@@ -339,6 +343,31 @@ def test_mlp_attributes():
     reg = ResNetODERegressor(n_iter_no_change=3, random_state=0).fit(Xr, Xr[:, 0] ** 2)
     assert len(reg.validation_scores_) == reg.n_iter_
     assert max(reg.validation_scores_) == reg.best_validation_score_ <= 1.0
+
+
+def test_early_stopping_auto_holds_out_data_above_10000_samples():
+    # the classifier's default: validation data only for large training sets
+    assert ResNetODEClassifier().early_stopping == "auto"
+    rng = np.random.default_rng(0)
+    for n, held_out in [(10_000, False), (10_001, True)]:
+        X = rng.normal(size=(n, 2))
+        y = (X[:, 0] > 0).astype(int)
+        clf = ResNetODEClassifier(dim=4, n_layers=1, epochs=1, batch_size=5000, threads=1)
+        clf.fit(X, y)
+        assert (clf.validation_scores_ is not None) is held_out
+
+
+def test_lr_reductions_auto_reduces_once_with_early_stopping():
+    # 'auto': one plateau step with held-out data (then a stop), none without it
+    X, y = _blobs(200)
+    common = dict(dim=4, n_layers=2, epochs=300, n_iter_no_change=2, tol=0.5, random_state=0)
+    for early_stopping, rates in [(True, 2), (False, 1)]:
+        clf = ResNetODEClassifier(early_stopping=early_stopping, **common).fit(X, y)
+        assert clf.history_.stop_reason == "early_stopping"
+        lr = np.array(clf.history_.lr)
+        assert len(np.unique(lr)) == rates
+        if rates == 2:
+            np.testing.assert_allclose(lr[-1], 0.1 * lr[0])
 
 
 def test_partial_fit_errors():

@@ -97,20 +97,25 @@ default='relu'
         training loss, or the validation loss with ``early_stopping=True``) has
         not improved by at least ``tol`` for ``n_iter_no_change`` consecutive
         epochs. None always runs ``epochs`` epochs (unless ``early_stopping``).
-    early_stopping : bool, default={early_stopping}
+    early_stopping : bool or 'auto', default={early_stopping}
         Hold out ``validation_fraction`` of the training data, monitor its loss
         instead of the training loss, and keep the parameters of the epoch
-        with the best validation loss.{early_stopping_note}
+        with the best validation loss. 'auto' turns it on when the training
+        data has more than 10,000 samples (scikit-learn's histogram gradient
+        boosting has the same rule).{early_stopping_note}
     validation_fraction : float, default=0.1
         Share of the training rows held out when ``early_stopping=True``, chosen by
         a hash of each row's content seeded by ``random_state``: copies of a row fall
         on the same side, so a sample of weight k is split like k repeated samples.
     n_iter_no_change : int, default=10
         Patience of the stopping rule, in epochs.
-    lr_reductions : int, default=0
+    lr_reductions : int or 'auto', default='auto'
         The first this many times the stopping rule fires, training goes on with
         the learning rate divided by 10 instead of stopping (a plateau
         schedule); 0 stops at the first plateau, as scikit-learn's MLP does.
+        'auto' is 1 with early stopping and 0 without: with held-out data the
+        parameters of the best validation epoch are kept, so the slower phase
+        can only help, while on the training loss it mostly prolongs the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the mini-batch shuffling and the validation
         split. Pass an int for reproducible results.
@@ -131,8 +136,12 @@ _REGRESSOR_NOTE = """
         accuracy. Needs at least 2 samples."""
 
 
-def _parameters_doc(early_stopping: bool, note: str) -> str:
-    doc = _PARAMETERS_DOC.replace("{early_stopping}", str(early_stopping))
+# early_stopping='auto' holds out validation data above this many samples
+_AUTO_EARLY_STOPPING_SAMPLES = 10_000
+
+
+def _parameters_doc(early_stopping: bool | str, note: str) -> str:
+    doc = _PARAMETERS_DOC.replace("{early_stopping}", repr(early_stopping))
     return doc.replace("{early_stopping_note}", note)
 
 
@@ -196,10 +205,10 @@ class _ResNetODEBase(BaseEstimator):
         init="uniform",
         init_scale=0.1,
         tol=1e-4,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
-        lr_reductions=0,
+        lr_reductions="auto",
         random_state=None,
         threads=None,
         verbose=False,
@@ -262,9 +271,10 @@ class _ResNetODEBase(BaseEstimator):
             v.real("learning_rate", self.learning_rate, positive=True)
         if self.tol is not None:
             v.real("tol", self.tol)
-        if self.tol is not None or self.early_stopping:
+        if self.tol is not None or self._early_stopping(n_samples):
             v.integer("n_iter_no_change", self.n_iter_no_change, 1)
-        if self.early_stopping:
+        self._lr_reductions(False)  # checked whether or not a stopping rule uses it
+        if self._early_stopping(n_samples):
             fraction = v.real("validation_fraction", self.validation_fraction, positive=True)
             if not fraction < 1:
                 raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
@@ -274,6 +284,32 @@ class _ResNetODEBase(BaseEstimator):
                     f"got n_samples={n_samples}"
                 )
         return dim, opening
+
+    def _early_stopping(self, n_samples: int) -> bool:
+        """Whether a fit on n_samples holds out validation data (early_stopping
+        resolved, 'auto' by the number of samples)."""
+        if isinstance(self.early_stopping, str):
+            if self.early_stopping != "auto":
+                raise ValueError(
+                    f"early_stopping must be True, False or 'auto', got {self.early_stopping!r}"
+                )
+            return n_samples > _AUTO_EARLY_STOPPING_SAMPLES
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(
+                f"early_stopping must be True, False or 'auto', got "
+                f"{type(self.early_stopping).__name__}"
+            )
+        return bool(self.early_stopping)
+
+    def _lr_reductions(self, validating: bool) -> int:
+        """lr_reductions resolved ('auto': 1 when validation data is monitored)."""
+        if isinstance(self.lr_reductions, str):
+            if self.lr_reductions != "auto":
+                raise ValueError(
+                    f"lr_reductions must be an integer >= 0 or 'auto', got {self.lr_reductions!r}"
+                )
+            return 1 if validating else 0
+        return v.integer("lr_reductions", self.lr_reductions, 0)
 
     def _steps(self) -> bool:
         """Whether the optimizer takes steps (partial_fit exists only then, as for
@@ -324,7 +360,8 @@ class _ResNetODEBase(BaseEstimator):
         validation_data: tuple[Any, ...] | None
         validation_data, stopper, callbacks = None, None, []
         val = None
-        if self.early_stopping and not partial:
+        early_stopping = self._early_stopping(n_samples)
+        if early_stopping and not partial:
             val = _validation_rows(X, Y, sample_weight, self.validation_fraction, seed_split)
             if not val.any() or val.all():
                 val = None  # all rows alike: nothing to hold out; monitor the training loss
@@ -335,13 +372,13 @@ class _ResNetODEBase(BaseEstimator):
                 sample_weight = sample_weight[~val]
             X, Y = X[~val], Y[~val]
             callbacks.append(self._validation_scorer(*validation_data))
-        if (self.early_stopping or self.tol is not None) and not partial:
+        if (early_stopping or self.tol is not None) and not partial:
             stopper = EarlyStopping(
                 "val_loss" if validation_data is not None else "loss",
                 patience=self.n_iter_no_change,
                 min_delta=0.0 if self.tol is None else float(self.tol),
                 restore_best=validation_data is not None,
-                lr_reductions=self.lr_reductions,
+                lr_reductions=self._lr_reductions(validation_data is not None),
             )
         # sample weights act as repetition counts: normalised to mean 1 with the regularisers
         # scaled by n / sum(w), the training cost is the mean cost of the repeated data set
@@ -443,7 +480,7 @@ class ResNetODEClassifier(ClassifierMixin, _ResNetODEBase):
     of classes >= 2 is supported.
 
     Parameters
-    ----------{_parameters_doc(False, "")}
+    ----------{_parameters_doc("auto", "")}
 
     Attributes
     ----------
@@ -690,7 +727,7 @@ class ResNetODERegressor(RegressorMixin, _ResNetODEBase):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        lr_reductions=0,
+        lr_reductions="auto",
         random_state=None,
         threads=None,
         verbose=False,
