@@ -9,6 +9,10 @@ rounds of each round's fastest call. Writes a Markdown table (and the raw JSON).
 
     python bench/small_d_forms.py --out DIR/forms.md \\
         --build before=/tmp/before_pkg --build after=installed [--rounds 3]
+
+``--cases benchmark`` times the benchmark's sizes instead (bench/problem.py's
+SIZES, the inner form with Euler): the A/B that a change of the kernels' structure
+must not slow down.
 """
 
 from __future__ import annotations
@@ -38,29 +42,37 @@ CASES = [
 ]
 
 
-def worker(calls: int, dtype: str) -> None:
+def _cases(which: str) -> list[tuple[str, str, tuple[int, int, int]]]:
+    if which == "benchmark":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from problem import SIZES as BENCHMARK_SIZES
+
+        return [("inner", "euler", size) for size in BENCHMARK_SIZES]
+    return [(form, scheme, size) for form, scheme in CASES for size in SIZES]
+
+
+def worker(calls: int, dtype: str, which: str) -> None:
     import numpy as np
 
     import resode
     from resode import _validation
 
     out = {}
-    for form, scheme in CASES:
-        for d, L, N in SIZES:
-            rng = np.random.default_rng(0)
-            v_shape, b_shape, _, _ = _validation.param_shapes(form, d)
-            X = rng.standard_normal((N, d)).astype(dtype)
-            Y = rng.standard_normal((N, d)).astype(dtype)
-            V = (0.5 / np.sqrt(d) * rng.standard_normal((L, *v_shape))).astype(dtype)
-            b = (0.1 * rng.standard_normal((L, *b_shape))).astype(dtype)
-            kw = dict(T=1.0, form=form, scheme=scheme, activation="tanh", w1=0.1, w2=0.01)
-            resode.loss_and_grad(X, Y, V, b, **kw)  # warm-up
-            best = float("inf")
-            for _ in range(calls):
-                start = time.perf_counter()
-                resode.loss_and_grad(X, Y, V, b, **kw)
-                best = min(best, time.perf_counter() - start)
-            out[f"{form} {scheme} ({d}, {L}, {N})"] = best
+    for form, scheme, (d, L, N) in _cases(which):
+        rng = np.random.default_rng(0)
+        v_shape, b_shape, _, _ = _validation.param_shapes(form, d)
+        X = rng.standard_normal((N, d)).astype(dtype)
+        Y = rng.standard_normal((N, d)).astype(dtype)
+        V = (0.5 / np.sqrt(d) * rng.standard_normal((L, *v_shape))).astype(dtype)
+        b = (0.1 * rng.standard_normal((L, *b_shape))).astype(dtype)
+        kw = dict(T=1.0, form=form, scheme=scheme, activation="tanh", w1=0.1, w2=0.01)
+        resode.loss_and_grad(X, Y, V, b, **kw)  # warm-up
+        best = float("inf")
+        for _ in range(calls):
+            start = time.perf_counter()
+            resode.loss_and_grad(X, Y, V, b, **kw)
+            best = min(best, time.perf_counter() - start)
+        out[f"{form} {scheme} ({d}, {L}, {N})"] = best
     json.dump(out, sys.stdout)
 
 
@@ -71,10 +83,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--calls", type=int, default=3, help="timed calls per case and round")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--cases", default="small", choices=["small", "benchmark"])
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.calls, args.dtype)
+        worker(args.calls, args.dtype, args.cases)
         return 0
     if args.out is None or not args.build:
         ap.error("--out and at least one --build are required")
@@ -86,7 +99,7 @@ def main() -> int:
             if path != "installed":
                 env["PYTHONPATH"] = path
             cmd = [sys.executable, __file__, "--worker", "--calls", str(args.calls)]
-            cmd += ["--dtype", args.dtype]
+            cmd += ["--dtype", args.dtype, "--cases", args.cases]
             result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             for case, seconds in json.loads(result.stdout).items():
                 times[name].setdefault(case, []).append(seconds)
@@ -94,7 +107,7 @@ def main() -> int:
     names = list(builds)
     first = names[0]
     lines = [
-        f"# Small-d loss and gradient per form and scheme ({args.dtype}, tanh, w1 = 0.1)",
+        f"# Loss and gradient, {args.cases} cases ({args.dtype}, tanh, w1 = 0.1)",
         "",
         f"{args.rounds} rounds x {args.calls} calls, median of the rounds' fastest call; "
         f"builds: {', '.join(f'{n} = {p}' for n, p in builds.items())}.",
