@@ -122,7 +122,11 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", help="also write the report (Markdown) here")
+    parser.add_argument(
+        "--size", action="append", metavar="D,L,N", help="time these sizes only (repeatable)"
+    )
     opts = parser.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.split(",")) for s in opts.size] if opts.size else SIZES
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import machine
 
@@ -137,7 +141,7 @@ def main(argv=None) -> int:
         "| resode.jax (ms) | JAX scan |",
         "|---|---|---|---|---|---|",
     ]
-    for d, L, N in SIZES:
+    for d, L, N in sizes:
         t = measure(_torch_steps(d, L, N, opts.dtype, opts.threads), opts.rounds)
         j = measure(_jax_steps(d, L, N, opts.dtype, opts.threads), opts.rounds)
         ours_t, ours_j = t["resode.torch"], j["resode.jax"]
